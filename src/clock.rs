@@ -1,0 +1,51 @@
+//! Time as depot stores it (whole UTC seconds) and as Twilio prints it (`2018-11-10T20:00:00Z`).
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// Seconds since the Unix epoch, UTC.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Renders `secs` exactly as twilio-python parses dates: `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format(secs: i64) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Parses an RFC 3339 date-time (with `Z` or an offset, fractional seconds allowed).
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_whole_seconds_with_z() {
+        assert_eq!(format(1_541_880_000), "2018-11-10T20:00:00Z");
+        assert_eq!(format(0), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn parses_the_shapes_clients_send() {
+        assert_eq!(parse_rfc3339("2018-11-10T20:00:00Z"), Some(1_541_880_000));
+        assert_eq!(
+            parse_rfc3339("2018-11-10T20:00:00.000Z"),
+            Some(1_541_880_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2018-11-10T21:00:00+01:00"),
+            Some(1_541_880_000)
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}

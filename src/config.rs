@@ -1,0 +1,183 @@
+//! The command line and `DEPOT_*` environment (the operator contract), parsed into a
+//! validated [`Config`]. Bad values fail at start, naming the flag.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::sid::{self, Prefix};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "depot",
+    version,
+    about = "Self-hosted Twilio Serverless v1: API and asset host"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API and the asset host on one listener.
+    Serve(ServeArgs),
+}
+
+/// Flags of `depot serve`; each also reads a `DEPOT_*` variable.
+#[derive(Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "DEPOT_LISTEN", default_value = "127.0.0.1:4000")]
+    pub listen: SocketAddr,
+    /// Folder for the SQLite database and the blobs.
+    #[arg(long, env = "DEPOT_DATA_DIR", default_value = "./depot-data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://…`; default: `depot.db` in the data dir.
+    #[arg(long, env = "DEPOT_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// `file://…`; default: the `blobs` folder in the data dir.
+    #[arg(long, env = "DEPOT_BLOB_URL")]
+    pub blob_url: Option<String>,
+    /// Base of every `url`, `links.*` and `meta.*_url`; default: `http://` + the Host header.
+    #[arg(long, env = "DEPOT_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+    /// Parent domain of every environment's domain.
+    #[arg(long, env = "DEPOT_HOST_DOMAIN", default_value = "localhost")]
+    pub host_domain: String,
+    /// Bootstrap account SID (AC + 32 lowercase hex).
+    #[arg(long, env = "DEPOT_ACCOUNT_SID", hide = true)]
+    pub account_sid: Option<String>,
+    /// Bootstrap account auth token.
+    #[arg(long, env = "DEPOT_AUTH_TOKEN", hide = true, hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Services per account (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_SERVICES", default_value_t = 50)]
+    pub max_services: u32,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    /// The auth token never reaches logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url)
+            .field("blob_url", &self.blob_url)
+            .field("public_url", &self.public_url)
+            .field("host_domain", &self.host_domain)
+            .field("account_sid", &self.account_sid)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// Validated settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Without a trailing `/`.
+    pub public_url: Option<String>,
+    /// Lowercase, without a leading or trailing dot.
+    pub host_domain: String,
+    pub bootstrap: Bootstrap,
+    pub limits: Limits,
+}
+
+/// What the operator asked for the bootstrap account.
+#[derive(Clone, Default)]
+pub struct Bootstrap {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+}
+
+impl std::fmt::Debug for Bootstrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrap")
+            .field("account_sid", &self.account_sid)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// Count and size limits (COMPAT §8); 0 means no limit.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_services: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_services: 50 }
+    }
+}
+
+impl Config {
+    /// Checks `args` and fills in defaults derived from the data dir.
+    pub fn from_args(args: ServeArgs) -> Result<Config, String> {
+        let database_url = args
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("depot.db").display()));
+        if let Some(sid) = &args.account_sid {
+            if !sid::is_canonical(Prefix::Account, sid) {
+                return Err(format!(
+                    "DEPOT_ACCOUNT_SID / --account-sid: {sid:?} is not AC followed by 32 lowercase hex digits"
+                ));
+            }
+        }
+        if args.auth_token.as_deref() == Some("") {
+            return Err("DEPOT_AUTH_TOKEN / --auth-token: must not be empty".to_owned());
+        }
+        let host_domain = args.host_domain.trim_matches('.').to_ascii_lowercase();
+        if host_domain.is_empty()
+            || !host_domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(format!(
+                "--host-domain / DEPOT_HOST_DOMAIN: {:?} is not a domain name",
+                args.host_domain
+            ));
+        }
+        if let Some(blob_url) = &args.blob_url {
+            if !blob_url.starts_with("file://") {
+                return Err(format!(
+                    "--blob-url / DEPOT_BLOB_URL: {blob_url:?}: only file:// is supported"
+                ));
+            }
+        }
+        let public_url = match &args.public_url {
+            Some(url) if !matches!(url.scheme(), "http" | "https") => {
+                return Err(format!(
+                    "--public-url / DEPOT_PUBLIC_URL: {url} is not http(s)"
+                ));
+            }
+            Some(url) => Some(url.as_str().trim_end_matches('/').to_owned()),
+            None => None,
+        };
+        Ok(Config {
+            listen: args.listen,
+            data_dir: args.data_dir,
+            database_url,
+            public_url,
+            host_domain,
+            bootstrap: Bootstrap {
+                account_sid: args.account_sid,
+                auth_token: args.auth_token,
+            },
+            limits: Limits {
+                max_services: args.max_services,
+            },
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! Rules and multi-step operations per resource. Handlers call exactly one operation here;
+//! SQL stays in the store.
+
+pub mod containers;
+pub mod names;
+pub mod services;
+pub mod sid;
+
+use crate::error::ApiError;
+use crate::store::{Account, StoreError};
+
+/// Who is asking, and how the request addressed things.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub account: Account,
+    /// `DEPOT_PUBLIC_URL` or `http://` + Host, without a trailing `/`.
+    pub base: String,
+    /// The request path without the `/v1` prefix, for 404 messages.
+    pub path: String,
+}
+
+impl Ctx {
+    /// The 404 for this request's own path (COMPAT §4.2).
+    pub fn not_found(&self) -> ApiError {
+        ApiError::not_found(self.path.clone())
+    }
+
+    /// Turns a store's `NotFound` into this request's 404; other failures stay server faults.
+    pub fn found<T>(&self, result: Result<T, StoreError>) -> Result<T, ApiError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(StoreError::NotFound) => Err(self.not_found()),
+            Err(err) => Err(err.into()),
+        }
+    }
+}

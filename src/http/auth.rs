@@ -1,0 +1,107 @@
+//! HTTP Basic authentication of API requests (COMPAT §2.2), with a short-lived cache of
+//! account credentials so the hot path does not query the database for them.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::store::{Account, Store};
+use crate::AppState;
+
+/// How long a credential read from the store is trusted. Another depot node that changes a
+/// token (restart with a new `DEPOT_AUTH_TOKEN`) is seen by this node within this time.
+const CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Accounts recently read from the store, by SID.
+#[derive(Default)]
+pub struct AccountCache {
+    entries: RwLock<HashMap<String, (Option<Account>, Instant)>>,
+}
+
+impl AccountCache {
+    /// The account `sid`, from the cache while fresh, else from the store.
+    async fn lookup(&self, store: &dyn Store, sid: &str) -> Result<Option<Account>, ApiError> {
+        if let Ok(entries) = self.entries.read() {
+            if let Some((account, at)) = entries.get(sid) {
+                if at.elapsed() < CACHE_TTL {
+                    return Ok(account.clone());
+                }
+            }
+        }
+        let account = store.account(sid).await?;
+        if let Ok(mut entries) = self.entries.write() {
+            // Unknown SIDs are cached too, but the map must not grow without bound when a
+            // client sprays random usernames.
+            if entries.len() > 10_000 {
+                entries.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+                if entries.len() > 10_000 {
+                    entries.clear();
+                }
+            }
+            entries.insert(sid.to_owned(), (account.clone(), Instant::now()));
+        }
+        Ok(account)
+    }
+}
+
+/// Decodes `Authorization: Basic base64(user:password)`.
+fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// Middleware: authenticates before routing, so 401 wins over 404 and 405 (COMPAT §2.7), and
+/// leaves the [`Account`] in the request's extensions for the `Ctx` extractor.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(header_value) = req.headers().get(header::AUTHORIZATION) else {
+        return ApiError::NoCredentials.into_response();
+    };
+    let Some((sid, token)) = header_value.to_str().ok().and_then(basic_credentials) else {
+        return ApiError::BadCredentials.into_response();
+    };
+    let account = match state.accounts.lookup(state.store.as_ref(), &sid).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return ApiError::BadCredentials.into_response(),
+        Err(err) => return err.into_response(),
+    };
+    if !bool::from(account.auth_token.as_bytes().ct_eq(token.as_bytes())) {
+        return ApiError::BadCredentials.into_response();
+    }
+    req.extensions_mut().insert(account);
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_decoded() {
+        let value = format!("Basic {}", STANDARD.encode("ACabc:secret:with:colons"));
+        assert_eq!(
+            basic_credentials(&value),
+            Some(("ACabc".to_owned(), "secret:with:colons".to_owned()))
+        );
+        assert_eq!(basic_credentials("Bearer xyz"), None);
+        assert_eq!(basic_credentials("Basic !!!"), None);
+        assert_eq!(
+            basic_credentials(&format!("Basic {}", STANDARD.encode("nocolon"))),
+            None
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! What Asset and Function endpoints share: the body shape and the five handlers' logic,
+//! parameterised by kind. `assets.rs` and `functions.rs` are thin, spec-named wrappers.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::clock;
+use crate::domain::{containers as domain, Ctx};
+use crate::error::ApiError;
+use crate::http::extract::Params;
+use crate::http::json;
+use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::store::{Container, ContainerKind};
+use crate::AppState;
+
+/// Path segment, list key and versions link name of each kind.
+fn names(kind: ContainerKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        ContainerKind::Asset => ("Assets", "assets", "asset_versions"),
+        ContainerKind::Function => ("Functions", "functions", "function_versions"),
+    }
+}
+
+/// An Asset or Function as the API shows it (spec `serverless.v1.service.asset` / `.function`).
+#[derive(serde::Serialize)]
+pub struct ContainerBody<'a> {
+    sid: &'a str,
+    account_sid: &'a str,
+    service_sid: &'a str,
+    friendly_name: &'a str,
+    date_created: String,
+    date_updated: String,
+    url: String,
+    links: OneLink,
+}
+
+/// `links` with the single versions entry.
+struct OneLink(&'static str, String);
+
+impl Serialize for OneLink {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, &self.1)?;
+        map.end()
+    }
+}
+
+impl<'a> ContainerBody<'a> {
+    pub fn new(base: &str, kind: ContainerKind, c: &'a Container) -> Self {
+        let (segment, _, link) = names(kind);
+        let url = format!("{base}/v1/Services/{}/{segment}/{}", c.service_sid, c.sid);
+        ContainerBody {
+            sid: &c.sid,
+            account_sid: &c.account_sid,
+            service_sid: &c.service_sid,
+            friendly_name: &c.friendly_name,
+            date_created: clock::format(c.date_created),
+            date_updated: clock::format(c.date_updated),
+            links: OneLink(link, format!("{url}/Versions")),
+            url,
+        }
+    }
+}
+
+pub async fn list(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: ContainerKind,
+    service: &str,
+    query: &Params,
+) -> Result<Response, ApiError> {
+    let (segment, key, _) = names(kind);
+    let service = crate::domain::services::resolve(state, ctx, service).await?;
+    // Paging is validated after the Service is found (COMPAT §2.7).
+    let paging = Paging::from_query(query)?;
+    let page = domain::list(state, kind, &service, paging.request()).await?;
+    let list_url = format!("{}/v1/Services/{}/{segment}?", ctx.base, service.sid);
+    let meta = Meta::build(key, &list_url, &paging, &page, |c| c.seq);
+    let items = page
+        .items
+        .iter()
+        .map(|c| ContainerBody::new(&ctx.base, kind, c))
+        .collect();
+    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+}
+
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: ContainerKind,
+    service: &str,
+    form: &Params,
+) -> Result<Response, ApiError> {
+    let created = domain::create(state, ctx, kind, service, form.get("FriendlyName")).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &ContainerBody::new(&ctx.base, kind, &created),
+    ))
+}
+
+pub async fn fetch(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: ContainerKind,
+    service: &str,
+    sid: &str,
+) -> Result<Response, ApiError> {
+    let (_, container) = domain::resolve(state, ctx, kind, service, sid).await?;
+    Ok(json(
+        StatusCode::OK,
+        &ContainerBody::new(&ctx.base, kind, &container),
+    ))
+}
+
+pub async fn update(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: ContainerKind,
+    (service, sid): (&str, &str),
+    form: &Params,
+) -> Result<Response, ApiError> {
+    let renamed = domain::rename(state, ctx, kind, service, sid, form.get("FriendlyName")).await?;
+    Ok(json(
+        StatusCode::OK,
+        &ContainerBody::new(&ctx.base, kind, &renamed),
+    ))
+}
+
+pub async fn delete(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: ContainerKind,
+    service: &str,
+    sid: &str,
+) -> Result<StatusCode, ApiError> {
+    domain::delete(state, ctx, kind, service, sid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,150 @@
+//! The HTTP surface: one entry point that sends a request to the asset host or the API by its
+//! Host header (COMPAT §2.1), and the API's route table in the spec's order.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower::ServiceExt;
+
+pub mod assets;
+pub mod auth;
+mod containers;
+pub mod extract;
+pub mod pagination;
+pub mod services;
+
+use crate::error::{ApiError, InternalErrorLogged};
+pub use crate::AppState;
+
+/// The whole application: health, host dispatch, API.
+pub fn app(state: AppState) -> Router {
+    let api = api_router(state.clone());
+    let entry = Entry { state, api };
+    Router::new()
+        .fallback(dispatch)
+        .with_state(entry)
+        .layer(middleware::from_fn(log_internal_errors))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(
+                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+                )
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
+                ),
+        )
+}
+
+#[derive(Clone)]
+struct Entry {
+    state: AppState,
+    api: Router,
+}
+
+/// Routes by Host first, so an environment's domain never reaches the API (nor `/healthz`).
+async fn dispatch(State(entry): State<Entry>, req: Request) -> Response {
+    if crate::host::is_asset_host(&entry.state, req.headers()) {
+        return crate::host::serve(&entry.state, req).await;
+    }
+    if req.uri().path() == "/healthz" {
+        return (StatusCode::OK, "ok\n").into_response();
+    }
+    let req = trim_trailing_slash(req);
+    let response = match entry.api.oneshot(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    twilio_method_not_allowed(response)
+}
+
+/// `/v1/Services/` is `/v1/Services` (COMPAT §2.1).
+fn trim_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = rebuilt.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// The API route table, in the order of Twilio's OpenAPI file.
+fn api_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/v1/Services",
+            get(services::list_service).post(services::create_service),
+        )
+        .route(
+            "/v1/Services/{sid}",
+            get(services::fetch_service)
+                .post(services::update_service)
+                .delete(services::delete_service),
+        )
+        .route(
+            "/v1/Services/{service}/Assets",
+            get(assets::list_asset).post(assets::create_asset),
+        )
+        .route(
+            "/v1/Services/{service}/Assets/{sid}",
+            get(assets::fetch_asset)
+                .post(assets::update_asset)
+                .delete(assets::delete_asset),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(extract::message_path(uri.path()))
+}
+
+/// Gives axum's bare 405 Twilio's error body, keeping the `Allow` header axum computed. This
+/// runs outside the router because axum adds `Allow` after its route layers.
+fn twilio_method_not_allowed(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("GET, POST, DELETE"));
+    ApiError::MethodNotAllowed { allow }.into_response()
+}
+
+/// Logs an internal error once, inside the request's span; the client saw a generic message.
+async fn log_internal_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    if let Some(InternalErrorLogged(detail)) = response.extensions().get::<InternalErrorLogged>() {
+        tracing::error!(%method, %path, error = %detail, "request failed");
+    }
+    response
+}
+
+/// A JSON response with an explicit status.
+pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    let mut response = (status, crate::error::json_bytes(value)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,137 @@
+//! depot: a self-hostable, wire-compatible implementation of Twilio Serverless v1 — the REST
+//! API and the asset host — on one listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod host;
+pub mod http;
+pub mod store;
+
+use config::Config;
+use store::{Account, Store};
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub accounts: Arc<http::auth::AccountCache>,
+}
+
+/// A bound, ready server: [`Server::bind`], then [`Server::local_addr`], then [`Server::run`].
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// Startup failures, each naming what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data dir {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The bootstrap account, and whether its secret must be shown to the operator.
+pub struct Bootstrapped {
+    pub account: Account,
+    pub generated: bool,
+}
+
+impl Server {
+    /// Opens storage, ensures the bootstrap account and binds the listener.
+    pub async fn bind(config: Config) -> Result<(Server, Bootstrapped), StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store = store::open(&config.database_url).await?;
+        let bootstrapped = bootstrap_account(store.as_ref(), &config).await?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            accounts: Arc::default(),
+        };
+        Ok((Server { listener, state }, bootstrapped))
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = http::app(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Applies `DEPOT_ACCOUNT_SID` / `DEPOT_AUTH_TOKEN`, reuses the stored account, or makes one.
+async fn bootstrap_account(
+    store: &dyn Store,
+    config: &Config,
+) -> Result<Bootstrapped, store::StoreError> {
+    let wanted = &config.bootstrap;
+    let existing = match &wanted.account_sid {
+        Some(sid) => store.account(sid).await?,
+        None => store.first_account().await?,
+    };
+    let (account, generated) = match (existing, &wanted.auth_token) {
+        (Some(mut account), Some(token)) => {
+            account.auth_token = token.clone();
+            (account, false)
+        }
+        (Some(account), None) => {
+            return Ok(Bootstrapped {
+                account,
+                generated: false,
+            })
+        }
+        (None, token) => {
+            let account = Account {
+                sid: wanted
+                    .account_sid
+                    .clone()
+                    .unwrap_or_else(|| domain::sid::generate(domain::sid::Prefix::Account)),
+                auth_token: token.clone().unwrap_or_else(generate_token),
+            };
+            (account, token.is_none())
+        }
+    };
+    store.upsert_account(&account).await?;
+    Ok(Bootstrapped { account, generated })
+}
+
+/// 32 lowercase hex digits, like a Twilio auth token.
+fn generate_token() -> String {
+    let sid = domain::sid::generate(domain::sid::Prefix::Account);
+    sid[2..].to_owned()
+}

@@ -1,0 +1,91 @@
+//! The `depot` binary: parse the command line, set up logging, run the server.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use depot::config::{Cli, Command, Config};
+use depot::Server;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("DEPOT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: depot::config::ServeArgs) -> std::process::ExitCode {
+    let config = match Config::from_args(args) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("depot: {message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let (server, bootstrapped) = match Server::bind(config).await {
+        Ok(bound) => bound,
+        Err(err) => {
+            eprintln!("depot: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let account = &bootstrapped.account;
+    if bootstrapped.generated {
+        println!("created account {}", account.sid);
+        println!("  DEPOT_ACCOUNT_SID={}", account.sid);
+        println!("  DEPOT_AUTH_TOKEN={}", account.auth_token);
+        println!("  (shown once; set both variables to choose your own)");
+    } else {
+        println!("account {}", account.sid);
+    }
+    let addr = match server.local_addr() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("depot: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "depot {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    match server.run(shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("depot: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,172 @@
+//! The storage interface every backend implements, and the records it holds.
+//!
+//! Each method is one unit of work with its own transaction; callers never see one. Several
+//! depot nodes may share one database, so correctness comes from constraints and transactions,
+//! never from in-process locks.
+
+use async_trait::async_trait;
+
+pub mod paging;
+mod sqlite;
+
+#[cfg(test)]
+mod conformance;
+
+pub use paging::{Cursor, Page, PageRequest};
+pub use sqlite::SqliteStore;
+
+/// Failures a store reports; each backend maps its own errors onto these.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated; the tag names which (see [`Unique`]).
+    #[error("conflict on {0:?}")]
+    Conflict(Unique),
+    /// A count limit (such as services per account) would be exceeded.
+    #[error("limit reached")]
+    LimitReached,
+    #[error("storage backend: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The uniqueness rules the schema enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    ServiceUniqueName,
+    ServiceDomainBase,
+    Other,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An account and its secret, used for HTTP Basic authentication.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Account {
+    pub sid: String,
+    pub auth_token: String,
+}
+
+/// A Service row (COMPAT §5.1).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Service {
+    pub seq: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub friendly_name: String,
+    pub unique_name: String,
+    pub include_credentials: bool,
+    pub ui_editable: bool,
+    pub domain_base: String,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// Fields of a Service to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ServicePatch {
+    pub friendly_name: Option<String>,
+    pub include_credentials: Option<bool>,
+    pub ui_editable: Option<bool>,
+}
+
+/// Assets and Functions are the same kind of record, a named holder of versions, kept in
+/// two tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerKind {
+    Asset,
+    Function,
+}
+
+/// An Asset or a Function row (COMPAT §5.4, §5.7).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Container {
+    pub seq: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub service_sid: String,
+    pub friendly_name: String,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// How a path addresses a Service: by SID or by unique name (COMPAT §2.6).
+#[derive(Debug, Clone, Copy)]
+pub enum ServiceKey<'a> {
+    Sid(&'a str),
+    UniqueName(&'a str),
+}
+
+/// The storage operations depot needs. Object-safe so handlers hold `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates the account or replaces its auth token.
+    async fn upsert_account(&self, account: &Account) -> StoreResult<()>;
+    async fn account(&self, sid: &str) -> StoreResult<Option<Account>>;
+    /// Any one account, used at start to reuse credentials generated on an earlier start.
+    async fn first_account(&self) -> StoreResult<Option<Account>>;
+
+    /// Inserts `service` unless the account already holds `max_services` (0 = no limit).
+    async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service>;
+    async fn service(&self, account_sid: &str, key: ServiceKey<'_>) -> StoreResult<Service>;
+    async fn list_services(
+        &self,
+        account_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Service>>;
+    async fn update_service(
+        &self,
+        sid: &str,
+        patch: &ServicePatch,
+        now: i64,
+    ) -> StoreResult<Service>;
+    /// Deletes the service and every row below it.
+    async fn delete_service(&self, sid: &str) -> StoreResult<()>;
+
+    async fn create_container(
+        &self,
+        kind: ContainerKind,
+        container: &Container,
+    ) -> StoreResult<Container>;
+    async fn container(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        sid: &str,
+    ) -> StoreResult<Container>;
+    async fn list_containers(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Container>>;
+    async fn rename_container(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        sid: &str,
+        friendly_name: &str,
+        now: i64,
+    ) -> StoreResult<Container>;
+    async fn delete_container(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        sid: &str,
+    ) -> StoreResult<()>;
+}
+
+/// Opens the backend named by `url`'s scheme: `sqlite:` or `postgres:`/`postgresql:`.
+pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(std::sync::Arc::new(SqliteStore::open(url).await?)),
+        "postgres" | "postgresql" => Err(StoreError::Backend(
+            "PostgreSQL support is not built yet: use a sqlite:// URL".into(),
+        )),
+        other => Err(StoreError::Backend(
+            format!("unsupported database URL scheme {other:?}: use sqlite:// or postgres://")
+                .into(),
+        )),
+    }
+}
