@@ -1,0 +1,227 @@
+//! Starts a real depot on port 0 with a temporary data dir, and talks to it over HTTP.
+
+use std::path::PathBuf;
+
+use depot::config::{Bootstrap, Config, Limits};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const ACCOUNT_SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub const AUTH_TOKEN: &str = "test-token-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub addr: std::net::SocketAddr,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A JSON answer: status and parsed body (`Value::Null` for an empty body).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+pub fn config(data_dir: PathBuf, limits: Limits) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", data_dir.join("depot.db").display()),
+        data_dir,
+        public_url: None,
+        host_domain: "localhost".into(),
+        bootstrap: Bootstrap {
+            account_sid: Some(ACCOUNT_SID.into()),
+            auth_token: Some(AUTH_TOKEN.into()),
+        },
+        limits,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|c| c).await
+}
+
+/// Starts depot with a config adjusted by `tweak`.
+pub async fn spawn_with(tweak: impl FnOnce(Config) -> Config) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tweak(config(dir.path().to_path_buf(), Limits::default()));
+    start(dir, config).await
+}
+
+async fn start(dir: TempDir, config: Config) -> TestApp {
+    let (server, _) = depot::Server::bind(config).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        client: reqwest::Client::new(),
+        dir,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and starts a new one on the same data dir.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        let config = config(self.dir.path().to_path_buf(), Limits::default());
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        start(dir, config).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Answer {
+        let mut request = self
+            .client
+            .request(method.clone(), self.url(path))
+            .basic_auth(ACCOUNT_SID, Some(AUTH_TOKEN));
+        if method == Method::POST {
+            request = request.form(form);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        self.call(Method::POST, path, form).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.call(Method::DELETE, path, &[]).await
+    }
+
+    /// Creates a Service named `name` and returns its SID.
+    pub async fn service(&self, name: &str) -> String {
+        let created = self
+            .post("/v1/Services", &[("UniqueName", name), ("FriendlyName", name)])
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        created.body["sid"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an Asset in `service` and returns its SID.
+    pub async fn asset(&self, service: &str, name: &str) -> String {
+        let created = self
+            .post(&format!("/v1/Services/{service}/Assets"), &[("FriendlyName", name)])
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        created.body["sid"].as_str().unwrap().to_owned()
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Asserts a Twilio error body: exactly `code`, `message`, `more_info`, `status`.
+pub fn assert_error(answer: &Answer, status: u16, code: u64) {
+    assert_eq!(answer.status.as_u16(), status, "{}", answer.body);
+    let body = answer.body.as_object().expect("error body is an object");
+    let keys: Vec<&str> = body.keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(body["code"], code);
+    assert_eq!(body["status"], status);
+    assert_eq!(
+        body["more_info"],
+        format!("https://www.twilio.com/docs/errors/{code}")
+    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(answer.headers["content-type"], "application/json");
+}
+
+/// Replaces generated SIDs and dates with placeholders for whole-body comparisons.
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match k.as_str() {
+                        "date_created" | "date_updated" => {
+                            let text = v.as_str().unwrap();
+                            assert!(is_twilio_date(text), "{k}: {text}");
+                            Value::String("<date>".into())
+                        }
+                        _ => redact(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
+
+fn is_twilio_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z'
+}
+
+impl TestApp {
+    /// Adds a second account straight into the database, as another tenant would exist.
+    pub async fn add_account(&self, sid: &str, token: &str) {
+        let url = format!("sqlite://{}", self.dir.path().join("depot.db").display());
+        let store = depot::store::open(&url).await.unwrap();
+        store
+            .upsert_account(&depot::store::Account {
+                sid: sid.into(),
+                auth_token: token.into(),
+            })
+            .await
+            .unwrap();
+    }
+
+    /// A request as another account.
+    pub async fn call_as(&self, sid: &str, token: &str, method: Method, path: &str) -> Answer {
+        let request = self
+            .client
+            .request(method, self.url(path))
+            .basic_auth(sid, Some(token));
+        answer(request.send().await.unwrap()).await
+    }
+}
