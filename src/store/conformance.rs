@@ -1,1 +1,245 @@
+//! Behaviour every [`Store`] backend must share, written once against `&dyn Store` and run
+//! per backend (SQLite always).
 
+use super::*;
+
+fn service(n: u32, account: &str) -> Service {
+    Service {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Service),
+        account_sid: account.to_owned(),
+        friendly_name: format!("Service {n}"),
+        unique_name: format!("svc-{n}"),
+        include_credentials: true,
+        ui_editable: false,
+        domain_base: format!("svc-{n}-{n:04}"),
+        date_created: 1_000 + i64::from(n),
+        date_updated: 1_000 + i64::from(n),
+    }
+}
+
+fn container(service: &Service, name: &str) -> Container {
+    Container {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Container),
+        account_sid: service.account_sid.clone(),
+        service_sid: service.sid.clone(),
+        friendly_name: name.to_owned(),
+        date_created: 5,
+        date_updated: 5,
+    }
+}
+
+const ACCOUNT: &str = "AC00000000000000000000000000000001";
+
+async fn with_account(store: &dyn Store) {
+    store
+        .upsert_account(&Account {
+            sid: ACCOUNT.into(),
+            auth_token: "t1".into(),
+        })
+        .await
+        .unwrap();
+}
+
+/// Runs every check against `store`, which must be empty.
+pub async fn suite(store: &dyn Store) {
+    accounts(store).await;
+    services(store).await;
+    containers_and_paging(store).await;
+    cascade(store).await;
+}
+
+async fn accounts(store: &dyn Store) {
+    assert!(store.first_account().await.unwrap().is_none());
+    with_account(store).await;
+    let replaced = Account {
+        sid: ACCOUNT.into(),
+        auth_token: "t2".into(),
+    };
+    store.upsert_account(&replaced).await.unwrap();
+    assert_eq!(
+        store.account(ACCOUNT).await.unwrap().unwrap().auth_token,
+        "t2"
+    );
+    assert!(store.account("ACnope").await.unwrap().is_none());
+    assert_eq!(store.first_account().await.unwrap().unwrap().sid, ACCOUNT);
+}
+
+async fn services(store: &dyn Store) {
+    let a = store.create_service(&service(1, ACCOUNT), 3).await.unwrap();
+    assert!(a.seq > 0);
+    let same_name = Service {
+        domain_base: "other-0001".into(),
+        ..service(1, ACCOUNT)
+    };
+    assert!(matches!(
+        store.create_service(&same_name, 0).await,
+        Err(StoreError::Conflict(Unique::ServiceUniqueName))
+    ));
+    let same_domain = Service {
+        unique_name: "fresh".into(),
+        ..service(1, ACCOUNT)
+    };
+    assert!(matches!(
+        store.create_service(&same_domain, 0).await,
+        Err(StoreError::Conflict(Unique::ServiceDomainBase))
+    ));
+    store.create_service(&service(2, ACCOUNT), 3).await.unwrap();
+    store.create_service(&service(3, ACCOUNT), 3).await.unwrap();
+    assert!(matches!(
+        store.create_service(&service(4, ACCOUNT), 3).await,
+        Err(StoreError::LimitReached)
+    ));
+
+    let by_name = store
+        .service(ACCOUNT, ServiceKey::UniqueName("svc-1"))
+        .await
+        .unwrap();
+    assert_eq!(by_name, a);
+    assert!(matches!(
+        store.service("ACother", ServiceKey::Sid(&a.sid)).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let patch = ServicePatch {
+        friendly_name: Some("Renamed".into()),
+        include_credentials: None,
+        ui_editable: Some(true),
+    };
+    let updated = store.update_service(&a.sid, &patch, 9_999).await.unwrap();
+    assert_eq!(updated.friendly_name, "Renamed");
+    assert!(updated.include_credentials && updated.ui_editable);
+    assert_eq!(updated.date_updated, 9_999);
+    assert_eq!(updated.date_created, a.date_created);
+
+    let page = store
+        .list_services(
+            ACCOUNT,
+            PageRequest {
+                cursor: Cursor::Offset(0),
+                size: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert!(page.has_next);
+    for s in ["svc-2", "svc-3"] {
+        let found = store
+            .service(ACCOUNT, ServiceKey::UniqueName(s))
+            .await
+            .unwrap();
+        store.delete_service(&found.sid).await.unwrap();
+    }
+    assert!(matches!(
+        store.delete_service("ZSnope").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn containers_and_paging(store: &dyn Store) {
+    let svc = store
+        .service(ACCOUNT, ServiceKey::UniqueName("svc-1"))
+        .await
+        .unwrap();
+    let mut sids = Vec::new();
+    for i in 0..7 {
+        let c = store
+            .create_container(ContainerKind::Asset, &container(&svc, &format!("a{i}")))
+            .await
+            .unwrap();
+        sids.push(c);
+    }
+    // Functions live apart from Assets.
+    let f = store
+        .create_container(ContainerKind::Function, &container(&svc, "f"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .container(ContainerKind::Asset, &svc.sid, &f.sid)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    let service_sid = svc.sid.as_str();
+    let read = |cursor| async move {
+        store
+            .list_containers(
+                ContainerKind::Asset,
+                service_sid,
+                PageRequest { cursor, size: 3 },
+            )
+            .await
+            .unwrap()
+    };
+    let first = read(Cursor::Offset(0)).await;
+    assert_eq!(first.items, sids[..3]);
+    assert!(first.has_next);
+    let second = read(Cursor::After(first.items[2].seq)).await;
+    assert_eq!(second.items, sids[3..6]);
+    let last = read(Cursor::After(second.items[2].seq)).await;
+    assert_eq!(last.items, sids[6..]);
+    assert!(!last.has_next);
+    let back = read(Cursor::Before(last.items[0].seq)).await;
+    assert_eq!(back.items, sids[3..6]);
+    assert!(back.has_next);
+    let offset = read(Cursor::Offset(6)).await;
+    assert_eq!(offset.items, sids[6..]);
+    assert!(read(Cursor::Offset(60)).await.items.is_empty());
+
+    let renamed = store
+        .rename_container(ContainerKind::Asset, &svc.sid, &sids[0].sid, "new", 77)
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed.friendly_name.as_str(), renamed.date_updated),
+        ("new", 77)
+    );
+    store
+        .delete_container(ContainerKind::Asset, &svc.sid, &sids[0].sid)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .delete_container(ContainerKind::Asset, &svc.sid, &sids[0].sid)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn cascade(store: &dyn Store) {
+    let svc = store
+        .service(ACCOUNT, ServiceKey::UniqueName("svc-1"))
+        .await
+        .unwrap();
+    store.delete_service(&svc.sid).await.unwrap();
+    let page = store
+        .list_containers(
+            ContainerKind::Asset,
+            &svc.sid,
+            PageRequest {
+                cursor: Cursor::Offset(0),
+                size: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+    // A child of a vanished parent is refused.
+    assert!(matches!(
+        store
+            .create_container(ContainerKind::Asset, &container(&svc, "orphan"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    suite(&store).await;
+}

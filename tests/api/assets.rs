@@ -8,7 +8,10 @@ async fn create_asset_returns_the_seed_shape() {
     let app = spawn_app().await;
     let service = app.service("svc").await;
     let created = app
-        .post(&format!("/v1/Services/{service}/Assets"), &[("FriendlyName", "FriendlyName")])
+        .post(
+            &format!("/v1/Services/{service}/Assets"),
+            &[("FriendlyName", "FriendlyName")],
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
     let sid = created.body["sid"].as_str().unwrap().to_owned();
@@ -77,7 +80,11 @@ async fn friendly_name_rules_on_create_and_update() {
     let path = format!("{list_path}/{sid}");
     let max = "é".repeat(255);
     let over = "é".repeat(256);
-    for form in [vec![], vec![("FriendlyName", "")], vec![("FriendlyName", over.as_str())]] {
+    for form in [
+        vec![],
+        vec![("FriendlyName", "")],
+        vec![("FriendlyName", over.as_str())],
+    ] {
         assert_error(&app.post(&list_path, &form).await, 400, 20001);
         assert_error(&app.post(&path, &form).await, 400, 20001);
     }
@@ -90,7 +97,9 @@ async fn friendly_name_rules_on_create_and_update() {
     let listed = app.get(&list_path).await;
     assert_eq!(listed.body["assets"].as_array().unwrap().len(), 1);
     // Exactly 255 characters is fine.
-    let created = app.post(&list_path, &[("FriendlyName", max.as_str())]).await;
+    let created = app
+        .post(&list_path, &[("FriendlyName", max.as_str())])
+        .await;
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.body["friendly_name"], max.as_str());
 }
@@ -103,9 +112,18 @@ async fn asset_of_another_service_is_not_found() {
     let sid = app.asset(&first, "a").await;
     let foreign = format!("/v1/Services/{second}/Assets/{sid}");
     assert_error(&app.get(&foreign).await, 404, 20404);
-    assert_error(&app.post(&foreign, &[("FriendlyName", "x")]).await, 404, 20404);
+    assert_error(
+        &app.post(&foreign, &[("FriendlyName", "x")]).await,
+        404,
+        20404,
+    );
     assert_error(&app.delete(&foreign).await, 404, 20404);
-    assert_eq!(app.get(&format!("/v1/Services/{first}/Assets/{sid}")).await.body["friendly_name"], "a");
+    assert_eq!(
+        app.get(&format!("/v1/Services/{first}/Assets/{sid}"))
+            .await
+            .body["friendly_name"],
+        "a"
+    );
 }
 
 #[tokio::test]
@@ -136,12 +154,21 @@ async fn another_accounts_assets_are_invisible() {
     ] {
         let answer = app.call_as(other, "other-token", Method::GET, &path).await;
         assert_error(&answer, 404, 20404);
-        let answer = app.call_as(other, "other-token", Method::DELETE, &path).await;
+        let answer = app
+            .call_as(other, "other-token", Method::DELETE, &path)
+            .await;
         assert!(matches!(answer.status.as_u16(), 404 | 405), "{path}");
     }
-    let listed = app.call_as(other, "other-token", Method::GET, "/v1/Services").await;
+    let listed = app
+        .call_as(other, "other-token", Method::GET, "/v1/Services")
+        .await;
     assert_eq!(listed.body["services"], json!([]));
-    assert_eq!(app.get(&format!("/v1/Services/{service}/Assets/{asset}")).await.status, 200);
+    assert_eq!(
+        app.get(&format!("/v1/Services/{service}/Assets/{asset}"))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -150,6 +177,8 @@ async fn assets_survive_a_restart() {
     let service = app.service("svc").await;
     let sid = app.asset(&service, "durable").await;
     let app = app.restart().await;
-    let fetched = app.get(&format!("/v1/Services/{service}/Assets/{sid}")).await;
+    let fetched = app
+        .get(&format!("/v1/Services/{service}/Assets/{sid}"))
+        .await;
     assert_eq!(fetched.body["friendly_name"], "durable");
 }

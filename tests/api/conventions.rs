@@ -18,8 +18,14 @@ async fn missing_or_wrong_credentials_are_401() {
     let url = app.url(&format!("/v1/Services/{service}"));
     let none = answer(app.client.get(&url).send().await.unwrap()).await;
     assert_error(&none, 401, 20003);
-    assert_eq!(none.headers["www-authenticate"], "Basic realm=\"Twilio API\"");
-    assert_eq!(none.body["message"], "Authentication Error - No credentials provided");
+    assert_eq!(
+        none.headers["www-authenticate"],
+        "Basic realm=\"Twilio API\""
+    );
+    assert_eq!(
+        none.body["message"],
+        "Authentication Error - No credentials provided"
+    );
 
     let attempts = [
         (ACCOUNT_SID, "wrong-token"),
@@ -29,14 +35,27 @@ async fn missing_or_wrong_credentials_are_401() {
     ];
     for (user, password) in attempts {
         let wrong = answer(
-            app.client.get(&url).basic_auth(user, Some(password)).send().await.unwrap(),
+            app.client
+                .get(&url)
+                .basic_auth(user, Some(password))
+                .send()
+                .await
+                .unwrap(),
         )
         .await;
         assert_error(&wrong, 401, 20003);
-        assert_eq!(wrong.headers["www-authenticate"], "Basic realm=\"Twilio API\"");
+        assert_eq!(
+            wrong.headers["www-authenticate"],
+            "Basic realm=\"Twilio API\""
+        );
     }
     let garbage = answer(
-        app.client.get(&url).header("Authorization", "Basic %%%").send().await.unwrap(),
+        app.client
+            .get(&url)
+            .header("Authorization", "Basic %%%")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_error(&garbage, 401, 20003);
@@ -50,7 +69,12 @@ async fn auth_is_checked_before_routing() {
         (Method::PUT, "/v1/Services"),
         (Method::POST, "/v1/Services"),
     ] {
-        let response = app.client.request(method, app.url(path)).send().await.unwrap();
+        let response = app
+            .client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap();
         assert_error(&answer(response).await, 401, 20003);
     }
 }
@@ -76,7 +100,12 @@ async fn malformed_sids_are_404_on_every_method() {
         assert_error(&app.post(&path, &[("FriendlyName", "x")]).await, 404, 20404);
         assert_error(&app.delete(&path).await, 404, 20404);
     }
-    for service_segment in ["ZS123", "%00", "ZS0123456789abcdef0123456789abcdef", long.as_str()] {
+    for service_segment in [
+        "ZS123",
+        "%00",
+        "ZS0123456789abcdef0123456789abcdef",
+        long.as_str(),
+    ] {
         let path = format!("/v1/Services/{service_segment}");
         assert_error(&app.get(&path).await, 404, 20404);
         assert_error(&app.post(&path, &[("FriendlyName", "x")]).await, 404, 20404);
@@ -88,7 +117,9 @@ async fn malformed_sids_are_404_on_every_method() {
 #[tokio::test]
 async fn not_found_message_names_the_path_without_v1() {
     let app = spawn_app().await;
-    let answer = app.get("/v1/Services/ZS0123456789abcdef0123456789abcdef").await;
+    let answer = app
+        .get("/v1/Services/ZS0123456789abcdef0123456789abcdef")
+        .await;
     assert_eq!(
         answer.body["message"],
         "The requested resource /Services/ZS0123456789abcdef0123456789abcdef was not found"
@@ -107,7 +138,10 @@ async fn unsupported_methods_are_405_with_allow() {
         (Method::DELETE, "/v1/Services".to_owned()),
         (Method::PATCH, format!("/v1/Services/{service}")),
         (Method::DELETE, format!("/v1/Services/{service}/Assets")),
-        (Method::PUT, format!("/v1/Services/{service}/Assets/{asset}")),
+        (
+            Method::PUT,
+            format!("/v1/Services/{service}/Assets/{asset}"),
+        ),
     ];
     for (method, path) in cases {
         let response = app
@@ -138,7 +172,10 @@ async fn non_form_bodies_carry_no_parameters() {
         .unwrap();
     let answer = answer(response).await;
     assert_error(&answer, 400, 20001);
-    assert_eq!(answer.body["message"], "Missing required parameter UniqueName in the post body");
+    assert_eq!(
+        answer.body["message"],
+        "Missing required parameter UniqueName in the post body"
+    );
 }
 
 #[tokio::test]

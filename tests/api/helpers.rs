@@ -13,7 +13,6 @@ pub const AUTH_TOKEN: &str = "test-token-0123456789";
 
 pub struct TestApp {
     pub base: String,
-    pub addr: std::net::SocketAddr,
     pub client: reqwest::Client,
     pub dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -67,7 +66,6 @@ async fn start(dir: TempDir, config: Config) -> TestApp {
     });
     TestApp {
         base: format!("http://{addr}"),
-        addr,
         client: reqwest::Client::new(),
         dir,
         stop: Some(stop),
@@ -119,7 +117,10 @@ impl TestApp {
     /// Creates a Service named `name` and returns its SID.
     pub async fn service(&self, name: &str) -> String {
         let created = self
-            .post("/v1/Services", &[("UniqueName", name), ("FriendlyName", name)])
+            .post(
+                "/v1/Services",
+                &[("UniqueName", name), ("FriendlyName", name)],
+            )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         created.body["sid"].as_str().unwrap().to_owned()
@@ -128,7 +129,10 @@ impl TestApp {
     /// Creates an Asset in `service` and returns its SID.
     pub async fn asset(&self, service: &str, name: &str) -> String {
         let created = self
-            .post(&format!("/v1/Services/{service}/Assets"), &[("FriendlyName", name)])
+            .post(
+                &format!("/v1/Services/{service}/Assets"),
+                &[("FriendlyName", name)],
+            )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         created.body["sid"].as_str().unwrap().to_owned()

@@ -38,7 +38,7 @@ async fn following_next_page_url_visits_every_asset_once_in_creation_order() {
         created.push(app.asset(&service, &format!("a{i}")).await);
     }
     let mut seen = Vec::new();
-    let mut next = Some(app.url(&format!("/v1/Services/svc/Assets?PageSize=5")));
+    let mut next = Some(app.url("/v1/Services/svc/Assets?PageSize=5"));
     let mut pages = 0;
     while let Some(url) = next {
         let path = url.strip_prefix(&app.base).unwrap().to_owned();
@@ -49,10 +49,15 @@ async fn following_next_page_url_visits_every_asset_once_in_creation_order() {
         for item in page.body["assets"].as_array().unwrap() {
             seen.push(item["sid"].as_str().unwrap().to_owned());
         }
-        next = page.body["meta"]["next_page_url"].as_str().map(str::to_owned);
+        next = page.body["meta"]["next_page_url"]
+            .as_str()
+            .map(str::to_owned);
         if let Some(n) = &next {
             assert!(n.starts_with("http://"), "{n}");
-            assert!(n.contains(&format!("/v1/Services/{service}/Assets?")), "{n}");
+            assert!(
+                n.contains(&format!("/v1/Services/{service}/Assets?")),
+                "{n}"
+            );
         }
         pages += 1;
     }
@@ -67,20 +72,34 @@ async fn previous_page_url_leads_back() {
     for i in 0..7 {
         app.asset(&service, &format!("a{i}")).await;
     }
-    let first = app.get(&format!("/v1/Services/{service}/Assets?PageSize=3")).await;
-    let second_url = first.body["meta"]["next_page_url"].as_str().unwrap().to_owned();
+    let first = app
+        .get(&format!("/v1/Services/{service}/Assets?PageSize=3"))
+        .await;
+    let second_url = first.body["meta"]["next_page_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let second = app.get(second_url.strip_prefix(&app.base).unwrap()).await;
-    let third_url = second.body["meta"]["next_page_url"].as_str().unwrap().to_owned();
+    let third_url = second.body["meta"]["next_page_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let third = app.get(third_url.strip_prefix(&app.base).unwrap()).await;
     assert_eq!(third.body["assets"].as_array().unwrap().len(), 1);
     assert_eq!(third.body["meta"]["next_page_url"], serde_json::Value::Null);
     assert_eq!(third.body["meta"]["url"], third_url.as_str());
-    let back_url = third.body["meta"]["previous_page_url"].as_str().unwrap().to_owned();
+    let back_url = third.body["meta"]["previous_page_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(back_url.contains("Page=1&PageToken=PT"), "{back_url}");
     let back = app.get(back_url.strip_prefix(&app.base).unwrap()).await;
     assert_eq!(back.body["assets"], second.body["assets"]);
     assert!(back.body["meta"]["next_page_url"].is_string());
-    let back_again = back.body["meta"]["previous_page_url"].as_str().unwrap().to_owned();
+    let back_again = back.body["meta"]["previous_page_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(back_again.ends_with("PageSize=3&Page=0"), "{back_again}");
 }
 
@@ -92,7 +111,9 @@ async fn page_without_token_uses_offset() {
     for i in 0..5 {
         sids.push(app.asset(&service, &format!("a{i}")).await);
     }
-    let page = app.get(&format!("/v1/Services/{service}/Assets?PageSize=2&Page=1")).await;
+    let page = app
+        .get(&format!("/v1/Services/{service}/Assets?PageSize=2&Page=1"))
+        .await;
     let got: Vec<&str> = page.body["assets"]
         .as_array()
         .unwrap()
@@ -126,7 +147,8 @@ async fn bad_paging_parameters_are_400() {
     ] {
         assert_error(&app.get(&format!("/v1/Services?{query}")).await, 400, 20001);
         assert_error(
-            &app.get(&format!("/v1/Services/{service}/Assets?{query}")).await,
+            &app.get(&format!("/v1/Services/{service}/Assets?{query}"))
+                .await,
             400,
             20001,
         );
@@ -141,10 +163,16 @@ async fn deleted_rows_do_not_break_tokens() {
     for i in 0..6 {
         sids.push(app.asset(&service, &format!("a{i}")).await);
     }
-    let first = app.get(&format!("/v1/Services/{service}/Assets?PageSize=3")).await;
-    let next = first.body["meta"]["next_page_url"].as_str().unwrap().to_owned();
+    let first = app
+        .get(&format!("/v1/Services/{service}/Assets?PageSize=3"))
+        .await;
+    let next = first.body["meta"]["next_page_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The last row of page one disappears before page two is read.
-    app.delete(&format!("/v1/Services/{service}/Assets/{}", sids[2])).await;
+    app.delete(&format!("/v1/Services/{service}/Assets/{}", sids[2]))
+        .await;
     let second = app.get(next.strip_prefix(&app.base).unwrap()).await;
     let got: HashSet<&str> = second.body["assets"]
         .as_array()
@@ -164,7 +192,10 @@ async fn services_list_pages_too() {
     let page = app.get("/v1/Services?PageSize=2").await;
     assert_eq!(page.body["services"].as_array().unwrap().len(), 2);
     assert_eq!(page.body["meta"]["key"], "services");
-    let next = page.body["meta"]["next_page_url"].as_str().unwrap().to_owned();
+    let next = page.body["meta"]["next_page_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let rest = app.get(next.strip_prefix(&app.base).unwrap()).await;
     assert_eq!(rest.body["services"][0]["unique_name"], "s2");
 }

@@ -9,7 +9,11 @@ async fn create_service_returns_the_full_resource() {
     let created = app
         .post(
             "/v1/Services",
-            &[("UniqueName", "my-app"), ("FriendlyName", "My App"), ("Unknown", "x")],
+            &[
+                ("UniqueName", "my-app"),
+                ("FriendlyName", "My App"),
+                ("Unknown", "x"),
+            ],
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
@@ -44,7 +48,10 @@ async fn create_service_returns_the_full_resource() {
     let raw = app
         .client
         .get(&url)
-        .basic_auth(crate::helpers::ACCOUNT_SID, Some(crate::helpers::AUTH_TOKEN))
+        .basic_auth(
+            crate::helpers::ACCOUNT_SID,
+            Some(crate::helpers::AUTH_TOKEN),
+        )
         .send()
         .await
         .unwrap()
@@ -101,9 +108,20 @@ async fn create_service_rejects_bad_parameters_and_changes_nothing() {
         vec![("UniqueName", "-bad"), ("FriendlyName", "f")],
         vec![("UniqueName", "has space"), ("FriendlyName", "f")],
         vec![("UniqueName", &long_unique), ("FriendlyName", "f")],
-        vec![("UniqueName", "ZS0123456789abcdef0123456789abcdef"), ("FriendlyName", "f")],
-        vec![("UniqueName", "ok"), ("FriendlyName", "f"), ("IncludeCredentials", "yes")],
-        vec![("UniqueName", "ok"), ("FriendlyName", "f"), ("UiEditable", "1")],
+        vec![
+            ("UniqueName", "ZS0123456789abcdef0123456789abcdef"),
+            ("FriendlyName", "f"),
+        ],
+        vec![
+            ("UniqueName", "ok"),
+            ("FriendlyName", "f"),
+            ("IncludeCredentials", "yes"),
+        ],
+        vec![
+            ("UniqueName", "ok"),
+            ("FriendlyName", "f"),
+            ("UiEditable", "1"),
+        ],
     ];
     for form in cases {
         let answer = app.post("/v1/Services", &form).await;
@@ -123,7 +141,10 @@ async fn duplicate_unique_name_is_409() {
     let app = spawn_app().await;
     app.service("twice").await;
     let again = app
-        .post("/v1/Services", &[("UniqueName", "twice"), ("FriendlyName", "f")])
+        .post(
+            "/v1/Services",
+            &[("UniqueName", "twice"), ("FriendlyName", "f")],
+        )
         .await;
     assert_error(&again, 409, 20409);
     assert_eq!(
@@ -142,7 +163,10 @@ async fn services_per_account_limit_is_enforced() {
     app.service("one").await;
     app.service("two").await;
     let third = app
-        .post("/v1/Services", &[("UniqueName", "three"), ("FriendlyName", "f")])
+        .post(
+            "/v1/Services",
+            &[("UniqueName", "three"), ("FriendlyName", "f")],
+        )
         .await;
     assert_error(&third, 400, 20001);
     assert!(third.body["message"].as_str().unwrap().contains("limit"));
@@ -156,7 +180,11 @@ async fn update_service_changes_only_given_fields() {
     let updated = app
         .post(
             &format!("/v1/Services/{sid}"),
-            &[("FriendlyName", "Renamed"), ("UiEditable", "true"), ("UniqueName", "ignored")],
+            &[
+                ("FriendlyName", "Renamed"),
+                ("UiEditable", "true"),
+                ("UniqueName", "ignored"),
+            ],
         )
         .await;
     assert_eq!(updated.status, StatusCode::OK);
@@ -205,7 +233,11 @@ async fn delete_service_removes_it_and_everything_below() {
         404,
         20404,
     );
-    assert_error(&app.delete(&format!("/v1/Services/{sid}")).await, 404, 20404);
+    assert_error(
+        &app.delete(&format!("/v1/Services/{sid}")).await,
+        404,
+        20404,
+    );
     // The unique name is free again.
     app.service("gone").await;
 }

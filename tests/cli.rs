@@ -1,0 +1,195 @@
+//! The operator contract, through the real binary: flags, the listening line, health,
+//! credentials printed once, graceful SIGTERM, and durability across `kill -9`.
+
+#![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed step is a failed test.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SID: &str = "ACcccccccccccccccccccccccccccccccc";
+const TOKEN: &str = "cli-token";
+
+struct Depot {
+    child: Child,
+    base: String,
+    lines: Vec<String>,
+}
+
+/// Starts `depot serve` on port 0 and reads stdout up to the listening line.
+fn start(data_dir: &std::path::Path, envs: &[(&str, &str)]) -> Depot {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_depot"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("DEPOT_ACCOUNT_SID")
+        .env_remove("DEPOT_AUTH_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "depot exited: {lines:?}"
+        );
+        let done = line.contains("listening on http://");
+        lines.push(line.trim_end().to_owned());
+        if done {
+            break;
+        }
+    }
+    let listening = lines.last().unwrap();
+    let base = listening[listening.find("http://").unwrap()..].to_owned();
+    assert!(!base.ends_with(":0"), "{base}");
+    Depot { child, base, lines }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    panic!("depot did not exit");
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn serve_prints_listening_line_and_answers_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut depot = start(
+        dir.path(),
+        &[("DEPOT_ACCOUNT_SID", SID), ("DEPOT_AUTH_TOKEN", TOKEN)],
+    );
+    let health = client()
+        .get(format!("{}/healthz", depot.base))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    sigterm(&depot.child);
+    assert!(wait_exit(&mut depot.child).success());
+}
+
+#[test]
+fn generated_credentials_are_printed_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start(dir.path(), &[]);
+    let text = first.lines.join("\n");
+    let sid_line = first
+        .lines
+        .iter()
+        .find(|l| l.contains("DEPOT_ACCOUNT_SID="))
+        .unwrap();
+    let token_line = first
+        .lines
+        .iter()
+        .find(|l| l.contains("DEPOT_AUTH_TOKEN="))
+        .unwrap();
+    let sid = sid_line.split('=').nth(1).unwrap().to_owned();
+    let token = token_line.split('=').nth(1).unwrap().to_owned();
+    assert!(sid.starts_with("AC") && sid.len() == 34, "{text}");
+    let ok = client()
+        .get(format!("{}/v1/Services", first.base))
+        .basic_auth(&sid, Some(&token))
+        .send()
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    sigterm(&first.child);
+    assert!(wait_exit(&mut first.child).success());
+
+    let mut second = start(dir.path(), &[]);
+    assert!(
+        !second.lines.join("\n").contains(&token),
+        "token printed again"
+    );
+    let ok = client()
+        .get(format!("{}/v1/Services", second.base))
+        .basic_auth(&sid, Some(&token))
+        .send()
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    sigterm(&second.child);
+    assert!(wait_exit(&mut second.child).success());
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [("DEPOT_ACCOUNT_SID", SID), ("DEPOT_AUTH_TOKEN", TOKEN)];
+    let mut depot = start(dir.path(), &envs);
+    let http = client();
+    let created = http
+        .post(format!("{}/v1/Services", depot.base))
+        .basic_auth(SID, Some(TOKEN))
+        .form(&[("UniqueName", "durable"), ("FriendlyName", "d")])
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let mut assets = Vec::new();
+    for i in 0..20 {
+        let created: serde_json::Value = http
+            .post(format!("{}/v1/Services/durable/Assets", depot.base))
+            .basic_auth(SID, Some(TOKEN))
+            .form(&[("FriendlyName", format!("a{i}"))])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assets.push(created["sid"].as_str().unwrap().to_owned());
+    }
+    depot.child.kill().unwrap(); // SIGKILL
+    depot.child.wait().unwrap();
+
+    let mut again = start(dir.path(), &envs);
+    let listed: serde_json::Value = http
+        .get(format!("{}/v1/Services/durable/Assets", again.base))
+        .basic_auth(SID, Some(TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let got: Vec<&str> = listed["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, assets);
+    sigterm(&again.child);
+    assert!(wait_exit(&mut again.child).success());
+}
+
+#[test]
+fn bad_flags_fail_at_start_naming_the_flag() {
+    let output = Command::new(env!("CARGO_BIN_EXE_depot"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env("DEPOT_ACCOUNT_SID", "ACnothex")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DEPOT_ACCOUNT_SID"));
+}
