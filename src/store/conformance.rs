@@ -108,6 +108,11 @@ async fn services(store: &dyn Store) {
         ui_editable: Some(true),
     };
     let updated = store.update_service(&a.sid, &patch, 9_999).await.unwrap();
+    let reread = store
+        .service(ACCOUNT, ServiceKey::Sid(&a.sid))
+        .await
+        .unwrap();
+    assert_eq!(reread, updated);
     assert_eq!(updated.friendly_name, "Renamed");
     assert!(updated.include_credentials && updated.ui_editable);
     assert_eq!(updated.date_updated, 9_999);
@@ -241,5 +246,13 @@ async fn sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = SqliteStore::open(&url).await.unwrap();
+    suite(&store).await;
+}
+
+#[tokio::test]
+async fn cached_sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = cache::CachedStore::new(SqliteStore::open(&url).await.unwrap());
     suite(&store).await;
 }

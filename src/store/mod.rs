@@ -6,8 +6,10 @@
 
 use async_trait::async_trait;
 
+mod cache;
 pub mod paging;
 mod sqlite;
+mod sqlite_writer;
 
 #[cfg(test)]
 mod conformance;
@@ -72,7 +74,7 @@ pub struct ServicePatch {
 
 /// Assets and Functions are the same kind of record, a named holder of versions, kept in
 /// two tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContainerKind {
     Asset,
     Function,
@@ -160,7 +162,10 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     let scheme = url.split(':').next().unwrap_or_default();
     match scheme {
-        "sqlite" => Ok(std::sync::Arc::new(SqliteStore::open(url).await?)),
+        // One process owns an SQLite file, so its reads may be cached (see `cache`).
+        "sqlite" => Ok(std::sync::Arc::new(cache::CachedStore::new(
+            SqliteStore::open(url).await?,
+        ))),
         "postgres" | "postgresql" => Err(StoreError::Backend(
             "PostgreSQL support is not built yet: use a sqlite:// URL".into(),
         )),

@@ -4,7 +4,7 @@
 //! page costs the same as the first; only a bare `Page=N` without a token uses an offset.
 
 /// Where a page starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cursor {
     /// Skip this many rows from the start (a `Page` without `PageToken`).
     Offset(u64),
@@ -15,7 +15,7 @@ pub enum Cursor {
 }
 
 /// A page to read: start and size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     pub cursor: Cursor,
     pub size: u32,

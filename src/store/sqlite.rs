@@ -1,6 +1,6 @@
 //! The embedded SQLite backend: WAL, `synchronous = FULL` (a commit is on disk before the
-//! API answers), one writer connection so writes never wait on SQLite's file lock, and a pool
-//! of readers that see every committed write.
+//! API answers), one writing connection behind a group-commit task (`sqlite_writer`), and a
+//! pool of readers that see every committed write.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{ConnectOptions, QueryBuilder, Sqlite};
+
+use super::sqlite_writer::Writer;
 
 use super::paging::{Cursor, Page, PageRequest};
 use super::{
@@ -19,7 +21,7 @@ use super::{
 
 /// SQLite store; see the module docs for its connection layout.
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Writer,
     readers: SqlitePool,
 }
 
@@ -39,16 +41,12 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(backend)?;
+        let mut conn = options.connect().await.map_err(backend)?;
         sqlx::migrate!("migrations/sqlite")
-            .run(&writer)
+            .run(&mut conn)
             .await
             .map_err(backend)?;
+        let writer = Writer::spawn(conn);
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -181,17 +179,24 @@ impl HasSeq for Container {
 #[async_trait]
 impl Store for SqliteStore {
     async fn upsert_account(&self, account: &Account) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO accounts (sid, auth_token, date_created) VALUES (?, ?, ?) \
-             ON CONFLICT (sid) DO UPDATE SET auth_token = excluded.auth_token",
-        )
-        .bind(&account.sid)
-        .bind(&account.auth_token)
-        .bind(crate::clock::now())
-        .execute(&self.writer)
-        .await
-        .map_err(map_err)?;
-        Ok(())
+        let account = account.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO accounts (sid, auth_token, date_created) VALUES (?, ?, ?) \
+                         ON CONFLICT (sid) DO UPDATE SET auth_token = excluded.auth_token",
+                    )
+                    .bind(&account.sid)
+                    .bind(&account.auth_token)
+                    .bind(crate::clock::now())
+                    .execute(conn)
+                    .await
+                    .map_err(map_err)?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn account(&self, sid: &str) -> StoreResult<Option<Account>> {
@@ -210,38 +215,44 @@ impl Store for SqliteStore {
     }
 
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service> {
-        let mut tx = self.writer.begin().await.map_err(map_err)?;
-        if max_services > 0 {
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE account_sid = ?")
-                    .bind(&service.account_sid)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-            if count >= i64::from(max_services) {
-                return Err(StoreError::LimitReached);
-            }
-        }
-        let sql = format!(
-            "INSERT INTO services (sid, account_sid, friendly_name, unique_name, \
-             include_credentials, ui_editable, domain_base, date_created, date_updated) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {SERVICE_COLUMNS}"
-        );
-        let created = sqlx::query_as(&sql)
-            .bind(&service.sid)
-            .bind(&service.account_sid)
-            .bind(&service.friendly_name)
-            .bind(&service.unique_name)
-            .bind(service.include_credentials)
-            .bind(service.ui_editable)
-            .bind(&service.domain_base)
-            .bind(service.date_created)
-            .bind(service.date_updated)
-            .fetch_one(&mut *tx)
+        let service = service.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    if max_services > 0 {
+                        let count: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM services WHERE account_sid = ?",
+                        )
+                        .bind(&service.account_sid)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(map_err)?;
+                        if count >= i64::from(max_services) {
+                            return Err(StoreError::LimitReached);
+                        }
+                    }
+                    let sql = format!(
+                        "INSERT INTO services (sid, account_sid, friendly_name, unique_name, \
+                         include_credentials, ui_editable, domain_base, date_created, \
+                         date_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                         RETURNING {SERVICE_COLUMNS}"
+                    );
+                    sqlx::query_as(&sql)
+                        .bind(&service.sid)
+                        .bind(&service.account_sid)
+                        .bind(&service.friendly_name)
+                        .bind(&service.unique_name)
+                        .bind(service.include_credentials)
+                        .bind(service.ui_editable)
+                        .bind(&service.domain_base)
+                        .bind(service.date_created)
+                        .bind(service.date_updated)
+                        .fetch_one(conn)
+                        .await
+                        .map_err(map_err)
+                })
+            })
             .await
-            .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(created)
     }
 
     async fn service(&self, account_sid: &str, key: ServiceKey<'_>) -> StoreResult<Service> {
@@ -282,33 +293,47 @@ impl Store for SqliteStore {
         patch: &ServicePatch,
         now: i64,
     ) -> StoreResult<Service> {
-        let sql = format!(
-            "UPDATE services SET friendly_name = COALESCE(?, friendly_name), \
-             include_credentials = COALESCE(?, include_credentials), \
-             ui_editable = COALESCE(?, ui_editable), date_updated = ? \
-             WHERE sid = ? RETURNING {SERVICE_COLUMNS}"
-        );
-        sqlx::query_as(&sql)
-            .bind(&patch.friendly_name)
-            .bind(patch.include_credentials)
-            .bind(patch.ui_editable)
-            .bind(now)
-            .bind(sid)
-            .fetch_one(&self.writer)
+        let (sid, patch) = (sid.to_owned(), patch.clone());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "UPDATE services SET friendly_name = COALESCE(?, friendly_name), \
+                         include_credentials = COALESCE(?, include_credentials), \
+                         ui_editable = COALESCE(?, ui_editable), date_updated = ? \
+                         WHERE sid = ? RETURNING {SERVICE_COLUMNS}"
+                    );
+                    sqlx::query_as(&sql)
+                        .bind(&patch.friendly_name)
+                        .bind(patch.include_credentials)
+                        .bind(patch.ui_editable)
+                        .bind(now)
+                        .bind(&sid)
+                        .fetch_one(conn)
+                        .await
+                        .map_err(map_err)
+                })
+            })
             .await
-            .map_err(map_err)
     }
 
     async fn delete_service(&self, sid: &str) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM services WHERE sid = ?")
-            .bind(sid)
-            .execute(&self.writer)
+        let sid = sid.to_owned();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM services WHERE sid = ?")
+                        .bind(&sid)
+                        .execute(conn)
+                        .await
+                        .map_err(map_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    Ok(())
+                })
+            })
             .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 
     async fn create_container(
@@ -316,21 +341,29 @@ impl Store for SqliteStore {
         kind: ContainerKind,
         container: &Container,
     ) -> StoreResult<Container> {
-        let sql = format!(
-            "INSERT INTO {} (sid, account_sid, service_sid, friendly_name, date_created, \
-             date_updated) VALUES (?, ?, ?, ?, ?, ?) RETURNING {CONTAINER_COLUMNS}",
-            container_table(kind)
-        );
-        sqlx::query_as(&sql)
-            .bind(&container.sid)
-            .bind(&container.account_sid)
-            .bind(&container.service_sid)
-            .bind(&container.friendly_name)
-            .bind(container.date_created)
-            .bind(container.date_updated)
-            .fetch_one(&self.writer)
+        let container = container.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "INSERT INTO {} (sid, account_sid, service_sid, friendly_name, \
+                         date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?) \
+                         RETURNING {CONTAINER_COLUMNS}",
+                        container_table(kind)
+                    );
+                    sqlx::query_as(&sql)
+                        .bind(&container.sid)
+                        .bind(&container.account_sid)
+                        .bind(&container.service_sid)
+                        .bind(&container.friendly_name)
+                        .bind(container.date_created)
+                        .bind(container.date_updated)
+                        .fetch_one(conn)
+                        .await
+                        .map_err(map_err)
+                })
+            })
             .await
-            .map_err(map_err)
     }
 
     async fn container(
@@ -377,19 +410,27 @@ impl Store for SqliteStore {
         friendly_name: &str,
         now: i64,
     ) -> StoreResult<Container> {
-        let sql = format!(
-            "UPDATE {} SET friendly_name = ?, date_updated = ? WHERE sid = ? AND service_sid = ? \
-             RETURNING {CONTAINER_COLUMNS}",
-            container_table(kind)
-        );
-        sqlx::query_as(&sql)
-            .bind(friendly_name)
-            .bind(now)
-            .bind(sid)
-            .bind(service_sid)
-            .fetch_one(&self.writer)
+        let (service_sid, sid) = (service_sid.to_owned(), sid.to_owned());
+        let friendly_name = friendly_name.to_owned();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "UPDATE {} SET friendly_name = ?, date_updated = ? \
+                         WHERE sid = ? AND service_sid = ? RETURNING {CONTAINER_COLUMNS}",
+                        container_table(kind)
+                    );
+                    sqlx::query_as(&sql)
+                        .bind(&friendly_name)
+                        .bind(now)
+                        .bind(&sid)
+                        .bind(&service_sid)
+                        .fetch_one(conn)
+                        .await
+                        .map_err(map_err)
+                })
+            })
             .await
-            .map_err(map_err)
     }
 
     async fn delete_container(
@@ -398,19 +439,26 @@ impl Store for SqliteStore {
         service_sid: &str,
         sid: &str,
     ) -> StoreResult<()> {
-        let sql = format!(
-            "DELETE FROM {} WHERE sid = ? AND service_sid = ?",
-            container_table(kind)
-        );
-        let done = sqlx::query(&sql)
-            .bind(sid)
-            .bind(service_sid)
-            .execute(&self.writer)
+        let (service_sid, sid) = (service_sid.to_owned(), sid.to_owned());
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "DELETE FROM {} WHERE sid = ? AND service_sid = ?",
+                        container_table(kind)
+                    );
+                    let done = sqlx::query(&sql)
+                        .bind(&sid)
+                        .bind(&service_sid)
+                        .execute(conn)
+                        .await
+                        .map_err(map_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    Ok(())
+                })
+            })
             .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 }
