@@ -1,7 +1,6 @@
 //! Time as depot stores it (whole UTC seconds) and as Twilio prints it (`2018-11-10T20:00:00Z`).
 
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::OffsetDateTime;
 
 /// Seconds since the Unix epoch, UTC.
@@ -10,12 +9,26 @@ pub fn now() -> i64 {
 }
 
 /// Renders `secs` exactly as twilio-python parses dates: `YYYY-MM-DDTHH:MM:SSZ`.
+/// Written out by hand because every list item carries two dates (the hot path).
 pub fn format(secs: i64) -> String {
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+    match OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => {
+            use std::fmt::Write;
+            let mut out = String::with_capacity(20);
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            out
+        }
+        Err(_) => "1970-01-01T00:00:00Z".to_owned(),
+    }
 }
 
 /// Parses an RFC 3339 date-time (with `Z` or an offset, fractional seconds allowed).

@@ -50,6 +50,15 @@ impl ApiError {
         ApiError::NotFound { path: path.into() }
     }
 
+    /// The 404 for a request path: Twilio names it without `/v1`; a huge path is cut.
+    pub fn not_found_at(request_path: &str) -> Self {
+        const MAX_PATH_IN_MESSAGE: usize = 300;
+        let path = request_path.strip_prefix("/v1").unwrap_or(request_path);
+        ApiError::NotFound {
+            path: crate::domain::names::truncate_chars(path, MAX_PATH_IN_MESSAGE),
+        }
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::InvalidParameter(message.into())
     }
@@ -186,6 +195,19 @@ mod tests {
                 "status": 404
             })
         );
+    }
+
+    #[test]
+    fn not_found_path_drops_v1_and_is_bounded() {
+        let ApiError::NotFound { path } = ApiError::not_found_at("/v1/Services/x") else {
+            panic!()
+        };
+        assert_eq!(path, "/Services/x");
+        let long = format!("/v1/{}", "a".repeat(10_000));
+        let ApiError::NotFound { path } = ApiError::not_found_at(&long) else {
+            panic!()
+        };
+        assert_eq!(path.chars().count(), 301);
     }
 
     #[tokio::test]

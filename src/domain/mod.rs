@@ -15,14 +15,14 @@ pub struct Ctx {
     pub account: Account,
     /// `DEPOT_PUBLIC_URL` or `http://` + Host, without a trailing `/`.
     pub base: String,
-    /// The request path without the `/v1` prefix, for 404 messages.
+    /// The request path, for 404 messages.
     pub path: String,
 }
 
 impl Ctx {
     /// The 404 for this request's own path (COMPAT §4.2).
     pub fn not_found(&self) -> ApiError {
-        ApiError::not_found(self.path.clone())
+        ApiError::not_found_at(&self.path)
     }
 
     /// Turns a store's `NotFound` into this request's 404; other failures stay server faults.

@@ -14,9 +14,6 @@ use crate::store::Account;
 /// Largest form body an API endpoint reads; more is answered 413 (uploads have their own).
 pub const MAX_FORM_BYTES: usize = 1 << 20;
 
-/// Longest request path echoed back in a 404 message.
-const MAX_PATH_IN_MESSAGE: usize = 300;
-
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = ApiError;
 
@@ -29,7 +26,7 @@ impl FromRequestParts<AppState> for Ctx {
         Ok(Ctx {
             account,
             base: base_url(state, &parts.headers),
-            path: message_path(parts.uri.path()),
+            path: parts.uri.path().to_owned(),
         })
     }
 }
@@ -44,12 +41,6 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     format!("http://{host}")
-}
-
-/// `path` without `/v1`, cut to a sane length.
-pub fn message_path(path: &str) -> String {
-    let path = path.strip_prefix("/v1").unwrap_or(path);
-    names::truncate_chars(path, MAX_PATH_IN_MESSAGE)
 }
 
 /// Decoded `name=value` pairs in their original order; names may repeat.
@@ -157,7 +148,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(PathParams(value)),
-            Err(_) => Err(ApiError::not_found(message_path(parts.uri.path()))),
+            Err(_) => Err(ApiError::not_found_at(parts.uri.path())),
         }
     }
 }
@@ -190,12 +181,5 @@ mod tests {
             p.required("B"),
             Err(ApiError::MissingParameter("B"))
         ));
-    }
-
-    #[test]
-    fn message_path_strips_v1_and_bounds_length() {
-        assert_eq!(message_path("/v1/Services/x"), "/Services/x");
-        let long = format!("/v1/{}", "a".repeat(10_000));
-        assert!(message_path(&long).chars().count() <= MAX_PATH_IN_MESSAGE + 1);
     }
 }

@@ -109,7 +109,7 @@ fn api_router(state: AppState) -> Router {
 }
 
 async fn not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(extract::message_path(uri.path()))
+    ApiError::not_found_at(uri.path())
 }
 
 /// Gives axum's bare 405 Twilio's error body, keeping the `Allow` header axum computed. This
