@@ -31,14 +31,14 @@ impl Paging {
     pub fn from_query(query: &Params) -> Result<Paging, ApiError> {
         let size = match query.get("PageSize") {
             None => DEFAULT_PAGE_SIZE,
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(0) | Err(_) => return Err(invalid("PageSize", raw)),
-                Ok(n) => n.min(u64::from(MAX_PAGE_SIZE)) as u32,
+            Some(raw) => match unsigned(raw) {
+                Some(0) | None => return Err(invalid("PageSize", raw)),
+                Some(n) => n.min(u64::from(MAX_PAGE_SIZE)) as u32,
             },
         };
         let page = match query.get("Page") {
             None => 0,
-            Some(raw) => raw.parse::<u64>().map_err(|_| invalid("Page", raw))?,
+            Some(raw) => unsigned(raw).ok_or_else(|| invalid("Page", raw))?,
         };
         let token = query.get("PageToken").map(str::to_owned);
         let cursor = match &token {
@@ -59,6 +59,14 @@ impl Paging {
             size: self.size,
         }
     }
+}
+
+/// A non-negative decimal integer; values beyond `u64` saturate (the schema sets no bound).
+fn unsigned(raw: &str) -> Option<u64> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(raw.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn invalid(name: &str, value: &str) -> ApiError {
@@ -193,6 +201,15 @@ mod tests {
     fn page_size_defaults_clamps_and_rejects() {
         assert_eq!(paging("").unwrap().size, 50);
         assert_eq!(paging("PageSize=5000").unwrap().size, 1000);
+        assert_eq!(
+            paging("PageSize=99999999999999999999999").unwrap().size,
+            1000
+        );
+        assert_eq!(
+            paging("Page=99999999999999999999999").unwrap().page,
+            u64::MAX
+        );
+        assert!(paging("PageSize=+5").is_err());
         assert!(paging("PageSize=0").is_err());
         assert!(paging("PageSize=-1").is_err());
         assert!(paging("PageSize=ten").is_err());

@@ -260,3 +260,23 @@ async fn services_survive_a_restart() {
     assert_eq!(fetched.status, StatusCode::OK);
     assert_eq!(fetched.body["unique_name"], "durable");
 }
+
+#[tokio::test]
+async fn public_url_is_the_base_of_every_url() {
+    let app = spawn_with(|mut c| {
+        c.public_url = Some("https://depot.example.com".into());
+        c
+    })
+    .await;
+    let sid = app.service("pub").await;
+    let fetched = app.get(&format!("/v1/Services/{sid}")).await;
+    assert_eq!(
+        fetched.body["url"],
+        format!("https://depot.example.com/v1/Services/{sid}")
+    );
+    let listed = app.get("/v1/Services").await;
+    assert_eq!(
+        listed.body["meta"]["url"],
+        "https://depot.example.com/v1/Services?PageSize=50&Page=0"
+    );
+}
