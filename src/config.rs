@@ -55,6 +55,15 @@ pub struct ServeArgs {
     /// Services per account (0 = no limit).
     #[arg(long, env = "DEPOT_MAX_SERVICES", default_value_t = 50)]
     pub max_services: u32,
+    /// Largest public or protected Asset Version, in bytes (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_PUBLIC_ASSET_BYTES", default_value_t = 25 << 20)]
+    pub max_public_asset_bytes: u64,
+    /// Largest private Asset Version, in bytes (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_PRIVATE_ASSET_BYTES", default_value_t = 10 << 20)]
+    pub max_private_asset_bytes: u64,
+    /// Largest Function Version, in bytes (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_FUNCTION_BYTES", default_value_t = 10 << 20)]
+    pub max_function_bytes: u64,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -82,6 +91,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// `file://…` of the content store.
+    pub blob_url: String,
     /// Without a trailing `/`.
     pub public_url: Option<String>,
     /// Lowercase, without a leading or trailing dot.
@@ -113,11 +124,19 @@ impl std::fmt::Debug for Bootstrap {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_services: u32,
+    pub max_public_asset_bytes: u64,
+    pub max_private_asset_bytes: u64,
+    pub max_function_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_services: 50 }
+        Limits {
+            max_services: 50,
+            max_public_asset_bytes: 25 << 20,
+            max_private_asset_bytes: 10 << 20,
+            max_function_bytes: 10 << 20,
+        }
     }
 }
 
@@ -149,13 +168,22 @@ impl Config {
                 args.host_domain
             ));
         }
-        if let Some(blob_url) = &args.blob_url {
-            if !blob_url.starts_with("file://") {
+        let blob_url = match &args.blob_url {
+            Some(url) if url.starts_with("file://") => url.clone(),
+            Some(url) => {
                 return Err(format!(
-                    "--blob-url / DEPOT_BLOB_URL: {blob_url:?}: only file:// is supported"
-                ));
+                    "--blob-url / DEPOT_BLOB_URL: {url:?}: only file:// is supported"
+                ))
             }
-        }
+            None => {
+                let dir = std::path::absolute(args.data_dir.join("blobs")).map_err(|e| {
+                    format!("--data-dir / DEPOT_DATA_DIR: {}: {e}", args.data_dir.display())
+                })?;
+                url::Url::from_directory_path(&dir)
+                    .map_err(|()| format!("--data-dir: {} is not a usable path", dir.display()))?
+                    .to_string()
+            }
+        };
         let public_url = match &args.public_url {
             Some(url) if !matches!(url.scheme(), "http" | "https") => {
                 return Err(format!(
@@ -169,6 +197,7 @@ impl Config {
             listen: args.listen,
             data_dir: args.data_dir,
             database_url,
+            blob_url,
             public_url,
             host_domain,
             bootstrap: Bootstrap {
@@ -177,6 +206,9 @@ impl Config {
             },
             limits: Limits {
                 max_services: args.max_services,
+                max_public_asset_bytes: args.max_public_asset_bytes,
+                max_private_asset_bytes: args.max_private_asset_bytes,
+                max_function_bytes: args.max_function_bytes,
             },
         })
     }

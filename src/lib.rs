@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+pub mod blob;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -21,6 +22,7 @@ use store::{Account, Store};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub blobs: blob::Blobs,
     pub config: Arc<Config>,
     pub accounts: Arc<http::auth::AccountCache>,
 }
@@ -41,6 +43,8 @@ pub enum StartError {
     },
     #[error("cannot open database: {0}")]
     Store(#[from] store::StoreError),
+    #[error("cannot open the content store: {0}")]
+    Blobs(#[from] blob::BlobError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -62,6 +66,7 @@ impl Server {
             source,
         })?;
         let store = store::open(&config.database_url).await?;
+        let blobs = blob::Blobs::open(&config.blob_url)?;
         let bootstrapped = bootstrap_account(store.as_ref(), &config).await?;
         let listener =
             TcpListener::bind(config.listen)
@@ -72,6 +77,7 @@ impl Server {
                 })?;
         let state = AppState {
             store,
+            blobs,
             config: Arc::new(config),
             accounts: Arc::default(),
         };
@@ -87,10 +93,25 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        tokio::spawn(collect_garbage_forever(self.state.clone()));
         let app = http::app(self.state);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+/// Removes unreferenced content now and then; a crash between storing content and writing its
+/// row, or a deleted Asset or Function, leaves such content behind.
+async fn collect_garbage_forever(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1800));
+    loop {
+        every.tick().await;
+        match domain::versions::collect_garbage(&state).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed unreferenced content"),
+            Err(err) => tracing::warn!(error = %err, "content garbage collection failed"),
+        }
     }
 }
 

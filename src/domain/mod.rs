@@ -5,6 +5,7 @@ pub mod containers;
 pub mod names;
 pub mod services;
 pub mod sid;
+pub mod versions;
 
 use crate::error::ApiError;
 use crate::store::{Account, StoreError};

@@ -9,12 +9,17 @@ use axum::routing::get;
 use axum::Router;
 use tower::ServiceExt;
 
+pub mod asset_versions;
 pub mod assets;
 pub mod auth;
 mod containers;
 pub mod extract;
+pub mod function_versions;
+pub mod functions;
 pub mod pagination;
 pub mod services;
+mod uploads;
+mod versions;
 
 use crate::error::{ApiError, InternalErrorLogged};
 pub use crate::AppState;
@@ -99,6 +104,37 @@ fn api_router(state: AppState) -> Router {
             get(assets::fetch_asset)
                 .post(assets::update_asset)
                 .delete(assets::delete_asset),
+        )
+        .route(
+            "/v1/Services/{service}/Assets/{asset}/Versions",
+            get(asset_versions::list_asset_version).post(asset_versions::create_asset_version),
+        )
+        .route(
+            "/v1/Services/{service}/Assets/{asset}/Versions/{sid}",
+            get(asset_versions::fetch_asset_version),
+        )
+        .route(
+            "/v1/Services/{service}/Functions",
+            get(functions::list_function).post(functions::create_function),
+        )
+        .route(
+            "/v1/Services/{service}/Functions/{sid}",
+            get(functions::fetch_function)
+                .post(functions::update_function)
+                .delete(functions::delete_function),
+        )
+        .route(
+            "/v1/Services/{service}/Functions/{function}/Versions",
+            get(function_versions::list_function_version)
+                .post(function_versions::create_function_version),
+        )
+        .route(
+            "/v1/Services/{service}/Functions/{function}/Versions/{sid}",
+            get(function_versions::fetch_function_version),
+        )
+        .route(
+            "/v1/Services/{service}/Functions/{function}/Versions/{sid}/Content",
+            get(function_versions::fetch_function_version_content),
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use super::{
     Account, Container, ContainerKind, Page, PageRequest, Service, ServiceKey, ServicePatch, Store,
-    StoreResult,
+    StoreResult, Version,
 };
 
 /// Entries per map before the map is emptied; bounds memory, not correctness.
@@ -239,5 +239,31 @@ impl<S: Store> Store for CachedStore<S> {
         let result = self.inner.delete_container(kind, service_sid, sid).await;
         self.invalidate(|m| Self::evict_service_children(m, service_sid));
         result
+    }
+
+    async fn create_version(&self, kind: ContainerKind, version: &Version) -> StoreResult<Version> {
+        self.inner.create_version(kind, version).await
+    }
+
+    async fn version(
+        &self,
+        kind: ContainerKind,
+        container_sid: &str,
+        sid: &str,
+    ) -> StoreResult<Version> {
+        self.inner.version(kind, container_sid, sid).await
+    }
+
+    async fn list_versions(
+        &self,
+        kind: ContainerKind,
+        container_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Version>> {
+        self.inner.list_versions(kind, container_sid, page).await
+    }
+
+    async fn referenced_blobs(&self) -> StoreResult<Vec<String>> {
+        self.inner.referenced_blobs().await
     }
 }

@@ -92,6 +92,26 @@ pub struct Container {
     pub date_updated: i64,
 }
 
+/// An Asset Version or a Function Version row (COMPAT §5.5, §5.8). `container_sid` is the
+/// Asset or Function it belongs to.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Version {
+    pub seq: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub service_sid: String,
+    pub container_sid: String,
+    /// Normalised path, always starting with `/`.
+    pub path: String,
+    /// `public`, `protected` or `private`.
+    pub visibility: String,
+    pub content_type: String,
+    pub size: i64,
+    /// Hex SHA-256 of the content: its key in the blob store.
+    pub sha256: String,
+    pub date_created: i64,
+}
+
 /// How a path addresses a Service: by SID or by unique name (COMPAT §2.6).
 #[derive(Debug, Clone, Copy)]
 pub enum ServiceKey<'a> {
@@ -156,6 +176,23 @@ pub trait Store: Send + Sync + 'static {
         service_sid: &str,
         sid: &str,
     ) -> StoreResult<()>;
+
+    /// Inserts a version; `NotFound` when its Asset or Function is gone.
+    async fn create_version(&self, kind: ContainerKind, version: &Version) -> StoreResult<Version>;
+    async fn version(
+        &self,
+        kind: ContainerKind,
+        container_sid: &str,
+        sid: &str,
+    ) -> StoreResult<Version>;
+    async fn list_versions(
+        &self,
+        kind: ContainerKind,
+        container_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Version>>;
+    /// Every content hash some version references, for blob garbage collection.
+    async fn referenced_blobs(&self) -> StoreResult<Vec<String>>;
 }
 
 /// Opens the backend named by `url`'s scheme: `sqlite:` or `postgres:`/`postgresql:`.

@@ -16,7 +16,7 @@ use super::sqlite_writer::Writer;
 use super::paging::{Cursor, Page, PageRequest};
 use super::{
     Account, Container, ContainerKind, Service, ServiceKey, ServicePatch, Store, StoreError,
-    StoreResult, Unique,
+    StoreResult, Unique, Version,
 };
 
 /// SQLite store; see the module docs for its connection layout.
@@ -80,6 +80,23 @@ fn map_err(err: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         _ => backend(err),
     }
+}
+
+/// Table of the versions of `kind`, and the column naming their Asset or Function.
+fn version_table(kind: ContainerKind) -> (&'static str, &'static str) {
+    match kind {
+        ContainerKind::Asset => ("asset_versions", "asset_sid"),
+        ContainerKind::Function => ("function_versions", "function_sid"),
+    }
+}
+
+/// Version columns with the parent column renamed to `container_sid`.
+fn version_columns(kind: ContainerKind) -> String {
+    let (_, parent) = version_table(kind);
+    format!(
+        "seq, sid, account_sid, service_sid, {parent} AS container_sid, path, visibility, \
+         content_type, size, sha256, date_created"
+    )
 }
 
 fn container_table(kind: ContainerKind) -> &'static str {
@@ -165,6 +182,12 @@ pub trait HasSeq {
 }
 
 impl HasSeq for Service {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+impl HasSeq for Version {
     fn seq(&self) -> i64 {
         self.seq
     }
@@ -460,5 +483,75 @@ impl Store for SqliteStore {
                 })
             })
             .await
+    }
+
+    async fn create_version(&self, kind: ContainerKind, version: &Version) -> StoreResult<Version> {
+        let version = version.clone();
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let (table, parent) = version_table(kind);
+                    let sql = format!(
+                        "INSERT INTO {table} (sid, account_sid, service_sid, {parent}, path, \
+                         visibility, content_type, size, sha256, date_created) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {}",
+                        version_columns(kind)
+                    );
+                    sqlx::query_as(&sql)
+                        .bind(&version.sid)
+                        .bind(&version.account_sid)
+                        .bind(&version.service_sid)
+                        .bind(&version.container_sid)
+                        .bind(&version.path)
+                        .bind(&version.visibility)
+                        .bind(&version.content_type)
+                        .bind(version.size)
+                        .bind(&version.sha256)
+                        .bind(version.date_created)
+                        .fetch_one(conn)
+                        .await
+                        .map_err(map_err)
+                })
+            })
+            .await
+    }
+
+    async fn version(
+        &self,
+        kind: ContainerKind,
+        container_sid: &str,
+        sid: &str,
+    ) -> StoreResult<Version> {
+        let (table, parent) = version_table(kind);
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE sid = ? AND {parent} = ?",
+            version_columns(kind)
+        );
+        sqlx::query_as(&sql)
+            .bind(sid)
+            .bind(container_sid)
+            .fetch_one(&self.readers)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn list_versions(
+        &self,
+        kind: ContainerKind,
+        container_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Version>> {
+        let (table, parent) = version_table(kind);
+        let columns = version_columns(kind);
+        list_page(&self.readers, &columns, table, parent, container_sid, page).await
+    }
+
+    async fn referenced_blobs(&self) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT sha256 FROM asset_versions UNION SELECT sha256 FROM function_versions",
+        )
+        .fetch_all(&self.readers)
+        .await
+        .map_err(map_err)
     }
 }

@@ -30,6 +30,9 @@ pub fn config(data_dir: PathBuf, limits: Limits) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}", data_dir.join("depot.db").display()),
+        blob_url: url::Url::from_directory_path(data_dir.join("blobs"))
+            .unwrap()
+            .to_string(),
         data_dir,
         public_url: None,
         host_domain: "localhost".into(),

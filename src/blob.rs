@@ -1,0 +1,230 @@
+//! Content storage through `object_store`, addressed by SHA-256: identical bytes are stored
+//! once, and a stored object never changes.
+//!
+//! Keys: `sha256/{first two hex}/{hash}` for content, `tmp/{random}` while an upload streams
+//! in. An upload is written to `tmp/`, hashed on the way, and moved to its content key only
+//! when the caller accepts it ([`Staged::keep`]); a local file is fsynced before that returns,
+//! so the version row that follows never points at bytes that a crash could lose.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+/// Failures of the content store.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("content store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("content store I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("unsupported blob URL {0:?}: use file://")]
+    UnsupportedUrl(String),
+}
+
+/// The content store and its key scheme.
+#[derive(Clone)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+    /// Root folder when the store is the local filesystem, for fsync.
+    local_root: Option<PathBuf>,
+    /// Part size of streamed uploads: small keeps memory flat per upload.
+    part_size: usize,
+}
+
+/// Bytes of one upload part for the local filesystem.
+const LOCAL_PART_SIZE: usize = 256 * 1024;
+
+impl Blobs {
+    /// Opens the store named by `url` (`file:///path`), creating the folder if needed.
+    pub fn open(url: &str) -> Result<Blobs, BlobError> {
+        let parsed = url::Url::parse(url).map_err(|_| BlobError::UnsupportedUrl(url.into()))?;
+        if parsed.scheme() != "file" {
+            return Err(BlobError::UnsupportedUrl(url.into()));
+        }
+        let root = parsed
+            .to_file_path()
+            .map_err(|_| BlobError::UnsupportedUrl(url.into()))?;
+        std::fs::create_dir_all(&root)?;
+        let store = LocalFileSystem::new_with_prefix(&root)?;
+        Ok(Blobs {
+            store: Arc::new(store),
+            local_root: Some(root),
+            part_size: LOCAL_PART_SIZE,
+        })
+    }
+
+    /// Starts streaming a new upload into `tmp/`.
+    pub async fn begin(&self) -> Result<Upload, BlobError> {
+        let key = Key::from(format!("tmp/{}", random_name()));
+        let upload = self.store.put_multipart(&key).await?;
+        Ok(Upload {
+            blobs: self.clone(),
+            key,
+            writer: WriteMultipart::new_with_chunk_size(upload, self.part_size),
+            hasher: Sha256::new(),
+            size: 0,
+        })
+    }
+
+    fn content_key(sha256: &str) -> Key {
+        let prefix = sha256.get(..2).unwrap_or("00");
+        Key::from(format!("sha256/{prefix}/{sha256}"))
+    }
+
+    /// The whole content of `sha256` (function code, a few MiB at most).
+    pub async fn read(&self, sha256: &str) -> Result<Bytes, BlobError> {
+        let got = self.store.get(&Self::content_key(sha256)).await?;
+        Ok(got.bytes().await?)
+    }
+
+    /// Whether content `sha256` is stored.
+    pub async fn exists(&self, sha256: &str) -> Result<bool, BlobError> {
+        match self.store.head(&Self::content_key(sha256)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Deletes stored content that no version references and that is older than `grace`
+    /// (younger content may belong to an upload whose row is being written), and leftovers in
+    /// `tmp/` older than `grace`. Returns how many objects were removed.
+    pub async fn collect_garbage(
+        &self,
+        referenced: &std::collections::HashSet<String>,
+        grace: Duration,
+    ) -> Result<usize, BlobError> {
+        let cutoff = chrono_cutoff(grace);
+        let mut removed = 0;
+        for prefix in ["sha256", "tmp"] {
+            let mut listing = self.store.list(Some(&Key::from(prefix)));
+            let mut doomed = Vec::new();
+            while let Some(meta) = listing.next().await {
+                let meta = meta?;
+                let name = meta.location.filename().unwrap_or_default();
+                let keep = prefix == "sha256" && referenced.contains(name);
+                if !keep && meta.last_modified.timestamp() < cutoff {
+                    doomed.push(meta.location);
+                }
+            }
+            for key in doomed {
+                match self.store.delete(&key).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Makes a local file and its folder durable.
+    async fn sync_local(&self, key: &Key) -> Result<(), BlobError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let file = root.join(key.as_ref());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&file)?.sync_all()?;
+            if let Some(dir) = file.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        Ok(())
+    }
+}
+
+fn chrono_cutoff(grace: Duration) -> i64 {
+    crate::clock::now() - i64::try_from(grace.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn random_name() -> String {
+    let sid = crate::domain::sid::generate(crate::domain::sid::Prefix::Request);
+    sid[2..].to_owned()
+}
+
+/// An upload streaming into `tmp/`. Dropping it unfinished removes what was written.
+pub struct Upload {
+    blobs: Blobs,
+    key: Key,
+    writer: WriteMultipart,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Upload {
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends `chunk`, waiting while too many parts are in flight (bounded memory).
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        self.size += chunk.len() as u64;
+        self.hasher.update(&chunk);
+        self.writer.wait_for_capacity(2).await?;
+        self.writer.put(chunk);
+        Ok(())
+    }
+
+    /// Completes the temporary object; the caller then keeps or discards it.
+    pub async fn finish(self) -> Result<Staged, BlobError> {
+        self.writer.finish().await?;
+        Ok(Staged {
+            blobs: self.blobs,
+            tmp: Some(self.key),
+            sha256: hex::encode(self.hasher.finalize()),
+            size: self.size,
+        })
+    }
+}
+
+/// A complete upload waiting in `tmp/` for the caller's decision. Dropped without
+/// [`Staged::keep`], it is deleted.
+pub struct Staged {
+    blobs: Blobs,
+    tmp: Option<Key>,
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Staged {
+    /// Moves the content to its durable content key (or drops it if that content is already
+    /// stored) and returns its hash.
+    pub async fn keep(mut self) -> Result<String, BlobError> {
+        let Some(tmp) = self.tmp.take() else {
+            return Ok(self.sha256.clone());
+        };
+        let blobs = &self.blobs;
+        let target = Blobs::content_key(&self.sha256);
+        if blobs.exists(&self.sha256).await? {
+            blobs.store.delete(&tmp).await?;
+        } else {
+            blobs.store.rename(&tmp, &target).await?;
+        }
+        blobs.sync_local(&target).await?;
+        Ok(self.sha256.clone())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let store = self.blobs.store.clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = store.delete(&tmp).await;
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Asset Versions and Function Versions (COMPAT §5.5, §5.8, §7, §8): path and visibility
+//! rules, size limits, and creation — content made durable first, then the row.
+
+use crate::blob::Staged;
+use crate::config::Limits;
+use crate::domain::sid::{self, Prefix};
+use crate::domain::{containers, names, Ctx};
+use crate::error::ApiError;
+use crate::store::{Container, ContainerKind, Page, PageRequest, Service, StoreError, Version};
+use crate::AppState;
+
+/// The three visibilities, stored lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    Protected,
+    Private,
+}
+
+impl Visibility {
+    /// Case-insensitive (COMPAT §7.2).
+    pub fn parse(value: &str) -> Result<Visibility, ApiError> {
+        match value.to_ascii_lowercase().as_str() {
+            "public" => Ok(Visibility::Public),
+            "protected" => Ok(Visibility::Protected),
+            "private" => Ok(Visibility::Private),
+            _ => Err(ApiError::invalid(format!(
+                "Invalid Visibility: {}",
+                names::truncate_for_message(value)
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Protected => "protected",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+/// Normalises and checks an upload `Path` (COMPAT §7.3): a leading `/` is added; at most 255
+/// characters; no control characters, `?`, `#`, `.` or `..` segments. Nothing is decoded.
+pub fn normalize_path(raw: &str) -> Result<String, ApiError> {
+    let path = if raw.starts_with('/') {
+        raw.to_owned()
+    } else {
+        format!("/{raw}")
+    };
+    let invalid = |why: &str| {
+        ApiError::invalid(format!(
+            "Invalid Path: {}: {why}",
+            names::truncate_for_message(raw)
+        ))
+    };
+    if path.chars().count() > 255 {
+        return Err(invalid("must be at most 255 characters"));
+    }
+    if path.chars().any(|c| c.is_ascii_control() || c == '?' || c == '#') {
+        return Err(invalid("must not contain control characters, '?' or '#'"));
+    }
+    if path.split('/').any(|segment| segment == "." || segment == "..") {
+        return Err(invalid("must not contain '.' or '..' segments"));
+    }
+    Ok(path)
+}
+
+/// Content bytes allowed for `kind` at `visibility` (`None`: no limit).
+pub fn size_limit(limits: &Limits, kind: ContainerKind, visibility: Visibility) -> Option<u64> {
+    let limit = match (kind, visibility) {
+        (ContainerKind::Function, _) => limits.max_function_bytes,
+        (ContainerKind::Asset, Visibility::Private) => limits.max_private_asset_bytes,
+        (ContainerKind::Asset, _) => limits.max_public_asset_bytes,
+    };
+    (limit > 0).then_some(limit)
+}
+
+/// The most content bytes any visibility of `kind` allows: what an upload may stream before
+/// its visibility is known.
+pub fn largest_limit(limits: &Limits, kind: ContainerKind) -> Option<u64> {
+    [Visibility::Public, Visibility::Protected, Visibility::Private]
+        .into_iter()
+        .map(|v| size_limit(limits, kind, v))
+        .try_fold(0u64, |max, limit| limit.map(|l| max.max(l)))
+}
+
+/// What an upload carried, as parsed from its multipart body.
+pub struct Upload {
+    pub path: Option<String>,
+    pub visibility: Option<String>,
+    /// The staged content and the `Content` part's own Content-Type, if it had one.
+    pub content: Option<(Staged, Option<String>)>,
+}
+
+/// Creates a Version from a parsed upload, validating in the order of COMPAT §7.2.
+#[tracing::instrument(skip_all, fields(kind = ?kind, container = %container.sid))]
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: ContainerKind,
+    container: &Container,
+    upload: Upload,
+) -> Result<Version, ApiError> {
+    let path = normalize_path(upload.path.as_deref().ok_or(ApiError::MissingParameter("Path"))?)?;
+    let visibility = Visibility::parse(
+        upload
+            .visibility
+            .as_deref()
+            .ok_or(ApiError::MissingParameter("Visibility"))?,
+    )?;
+    let (staged, part_type) = upload
+        .content
+        .ok_or(ApiError::MissingParameter("Content"))?;
+    if size_limit(&state.config.limits, kind, visibility).is_some_and(|max| staged.size > max) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let content_type = part_type.unwrap_or_else(|| {
+        mime_guess::from_path(&path)
+            .first_raw()
+            .unwrap_or("application/octet-stream")
+            .to_owned()
+    });
+    let size = i64::try_from(staged.size).unwrap_or(i64::MAX);
+    let sha256 = staged.keep().await.map_err(ApiError::internal)?;
+    let version = Version {
+        seq: 0,
+        sid: sid::generate(Prefix::Version),
+        account_sid: container.account_sid.clone(),
+        service_sid: container.service_sid.clone(),
+        container_sid: container.sid.clone(),
+        path,
+        visibility: visibility.as_str().to_owned(),
+        content_type,
+        size,
+        sha256,
+        date_created: crate::clock::now(),
+    };
+    // A Container deleted meanwhile leaves the blob as garbage for the collector.
+    ctx.found(state.store.create_version(kind, &version).await)
+}
+
+/// Resolves Service, Asset/Function and Version; 404 for any unknown or malformed part.
+pub async fn resolve(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: ContainerKind,
+    (service, container, sid): (&str, &str, &str),
+) -> Result<(Service, Version), ApiError> {
+    let (service, container) = containers::resolve(state, ctx, kind, service, container).await?;
+    if !sid::is_valid(Prefix::Version, sid) {
+        return Err(ctx.not_found());
+    }
+    let version = ctx.found(state.store.version(kind, &container.sid, sid).await)?;
+    Ok((service, version))
+}
+
+pub async fn list(
+    state: &AppState,
+    kind: ContainerKind,
+    container: &Container,
+    page: PageRequest,
+) -> Result<Page<Version>, ApiError> {
+    Ok(state.store.list_versions(kind, &container.sid, page).await?)
+}
+
+/// The code of a Function Version as text; invalid UTF-8 becomes U+FFFD (COMPAT §5.6).
+pub async fn content(state: &AppState, version: &Version) -> Result<String, ApiError> {
+    let bytes = state
+        .blobs
+        .read(&version.sha256)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Removes content no version references any more (and stale `tmp/` leftovers).
+pub async fn collect_garbage(state: &AppState) -> Result<usize, StoreError> {
+    let referenced = state.store.referenced_blobs().await?.into_iter().collect();
+    state
+        .blobs
+        .collect_garbage(&referenced, GARBAGE_GRACE)
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
+/// Content younger than this is never collected: its upload may still be writing its row.
+pub const GARBAGE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_gain_a_leading_slash_and_keep_everything_else() {
+        assert_eq!(normalize_path("style.css").unwrap(), "/style.css");
+        assert_eq!(normalize_path("/a/b.js").unwrap(), "/a/b.js");
+        assert_eq!(normalize_path("my%20file.png").unwrap(), "/my%20file.png");
+        assert_eq!(normalize_path("/A//B").unwrap(), "/A//B");
+        assert_eq!(normalize_path("it's (1).png").unwrap(), "/it's (1).png");
+        assert_eq!(normalize_path("/").unwrap(), "/");
+    }
+
+    #[test]
+    fn bad_paths_are_rejected() {
+        let long = "a".repeat(255);
+        for bad in ["/a/../b", "./x", "/a/.", "a?b", "a#b", "a\0b", "a\nb", "\u{7f}", &long] {
+            assert!(normalize_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(normalize_path(&"a".repeat(254)).is_ok());
+    }
+
+    #[test]
+    fn visibility_is_case_insensitive() {
+        assert_eq!(Visibility::parse("PUBLIC").unwrap(), Visibility::Public);
+        assert_eq!(Visibility::parse("Private").unwrap(), Visibility::Private);
+        assert!(Visibility::parse("hidden").is_err());
+    }
+
+    #[test]
+    fn limits_follow_kind_and_visibility() {
+        let limits = Limits::default();
+        let asset = ContainerKind::Asset;
+        assert_eq!(size_limit(&limits, asset, Visibility::Public), Some(25 << 20));
+        assert_eq!(size_limit(&limits, asset, Visibility::Private), Some(10 << 20));
+        assert_eq!(largest_limit(&limits, asset), Some(25 << 20));
+        assert_eq!(largest_limit(&limits, ContainerKind::Function), Some(10 << 20));
+        let unlimited = Limits {
+            max_private_asset_bytes: 0,
+            ..Limits::default()
+        };
+        assert_eq!(largest_limit(&unlimited, asset), None);
+    }
+}
