@@ -177,7 +177,10 @@ impl Config {
             }
             None => {
                 let dir = std::path::absolute(args.data_dir.join("blobs")).map_err(|e| {
-                    format!("--data-dir / DEPOT_DATA_DIR: {}: {e}", args.data_dir.display())
+                    format!(
+                        "--data-dir / DEPOT_DATA_DIR: {}: {e}",
+                        args.data_dir.display()
+                    )
                 })?;
                 url::Url::from_directory_path(&dir)
                     .map_err(|()| format!("--data-dir: {} is not a usable path", dir.display()))?

@@ -57,10 +57,16 @@ pub fn normalize_path(raw: &str) -> Result<String, ApiError> {
     if path.chars().count() > 255 {
         return Err(invalid("must be at most 255 characters"));
     }
-    if path.chars().any(|c| c.is_ascii_control() || c == '?' || c == '#') {
+    if path
+        .chars()
+        .any(|c| c.is_ascii_control() || c == '?' || c == '#')
+    {
         return Err(invalid("must not contain control characters, '?' or '#'"));
     }
-    if path.split('/').any(|segment| segment == "." || segment == "..") {
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         return Err(invalid("must not contain '.' or '..' segments"));
     }
     Ok(path)
@@ -79,10 +85,14 @@ pub fn size_limit(limits: &Limits, kind: ContainerKind, visibility: Visibility) 
 /// The most content bytes any visibility of `kind` allows: what an upload may stream before
 /// its visibility is known.
 pub fn largest_limit(limits: &Limits, kind: ContainerKind) -> Option<u64> {
-    [Visibility::Public, Visibility::Protected, Visibility::Private]
-        .into_iter()
-        .map(|v| size_limit(limits, kind, v))
-        .try_fold(0u64, |max, limit| limit.map(|l| max.max(l)))
+    [
+        Visibility::Public,
+        Visibility::Protected,
+        Visibility::Private,
+    ]
+    .into_iter()
+    .map(|v| size_limit(limits, kind, v))
+    .try_fold(0u64, |max, limit| limit.map(|l| max.max(l)))
 }
 
 /// What an upload carried, as parsed from its multipart body.
@@ -102,7 +112,12 @@ pub async fn create(
     container: &Container,
     upload: Upload,
 ) -> Result<Version, ApiError> {
-    let path = normalize_path(upload.path.as_deref().ok_or(ApiError::MissingParameter("Path"))?)?;
+    let path = normalize_path(
+        upload
+            .path
+            .as_deref()
+            .ok_or(ApiError::MissingParameter("Path"))?,
+    )?;
     let visibility = Visibility::parse(
         upload
             .visibility
@@ -161,7 +176,10 @@ pub async fn list(
     container: &Container,
     page: PageRequest,
 ) -> Result<Page<Version>, ApiError> {
-    Ok(state.store.list_versions(kind, &container.sid, page).await?)
+    Ok(state
+        .store
+        .list_versions(kind, &container.sid, page)
+        .await?)
 }
 
 /// The code of a Function Version as text; invalid UTF-8 becomes U+FFFD (COMPAT §5.6).
@@ -204,7 +222,9 @@ mod tests {
     #[test]
     fn bad_paths_are_rejected() {
         let long = "a".repeat(255);
-        for bad in ["/a/../b", "./x", "/a/.", "a?b", "a#b", "a\0b", "a\nb", "\u{7f}", &long] {
+        for bad in [
+            "/a/../b", "./x", "/a/.", "a?b", "a#b", "a\0b", "a\nb", "\u{7f}", &long,
+        ] {
             assert!(normalize_path(bad).is_err(), "{bad:?}");
         }
         assert!(normalize_path(&"a".repeat(254)).is_ok());
@@ -221,10 +241,19 @@ mod tests {
     fn limits_follow_kind_and_visibility() {
         let limits = Limits::default();
         let asset = ContainerKind::Asset;
-        assert_eq!(size_limit(&limits, asset, Visibility::Public), Some(25 << 20));
-        assert_eq!(size_limit(&limits, asset, Visibility::Private), Some(10 << 20));
+        assert_eq!(
+            size_limit(&limits, asset, Visibility::Public),
+            Some(25 << 20)
+        );
+        assert_eq!(
+            size_limit(&limits, asset, Visibility::Private),
+            Some(10 << 20)
+        );
         assert_eq!(largest_limit(&limits, asset), Some(25 << 20));
-        assert_eq!(largest_limit(&limits, ContainerKind::Function), Some(10 << 20));
+        assert_eq!(
+            largest_limit(&limits, ContainerKind::Function),
+            Some(10 << 20)
+        );
         let unlimited = Limits {
             max_private_asset_bytes: 0,
             ..Limits::default()

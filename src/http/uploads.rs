@@ -17,7 +17,11 @@ const MAX_TEXT_PART: usize = 4096;
 const ENVELOPE_BYTES: u64 = 1 << 20;
 
 /// Reads an upload body. A body that is not multipart carries no parts.
-pub async fn parse(state: &AppState, kind: ContainerKind, req: Request) -> Result<Upload, ApiError> {
+pub async fn parse(
+    state: &AppState,
+    kind: ContainerKind,
+    req: Request,
+) -> Result<Upload, ApiError> {
     let mut upload = Upload {
         path: None,
         visibility: None,
@@ -43,9 +47,8 @@ pub async fn parse(state: &AppState, kind: ContainerKind, req: Request) -> Resul
             return Err(ApiError::PayloadTooLarge);
         }
     }
-    let constraints = multer::Constraints::new().size_limit(
-        multer::SizeLimit::new().whole_stream(body_cap.unwrap_or(u64::MAX)),
-    );
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(body_cap.unwrap_or(u64::MAX)));
     let stream = req.into_body().into_data_stream();
     let mut parts = multer::Multipart::with_constraints(stream, boundary, constraints);
     while let Some(mut field) = parts.next_field().await.map_err(multipart_error)? {

@@ -47,6 +47,7 @@ pub async fn suite(store: &dyn Store) {
     accounts(store).await;
     services(store).await;
     containers_and_paging(store).await;
+    versions(store).await;
     cascade(store).await;
 }
 
@@ -212,6 +213,80 @@ async fn containers_and_paging(store: &dyn Store) {
             .await,
         Err(StoreError::NotFound)
     ));
+}
+
+async fn versions(store: &dyn Store) {
+    let svc = store
+        .service(ACCOUNT, ServiceKey::UniqueName("svc-1"))
+        .await
+        .unwrap();
+    let asset = store
+        .create_container(ContainerKind::Asset, &container(&svc, "v"))
+        .await
+        .unwrap();
+    let version = |n: u32| Version {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Version),
+        account_sid: ACCOUNT.into(),
+        service_sid: svc.sid.clone(),
+        container_sid: asset.sid.clone(),
+        path: format!("/v{n}"),
+        visibility: "public".into(),
+        content_type: "text/plain".into(),
+        size: i64::from(n),
+        sha256: format!("{n:064x}"),
+        date_created: 1,
+    };
+    let first = store
+        .create_version(ContainerKind::Asset, &version(1))
+        .await
+        .unwrap();
+    let second = store
+        .create_version(ContainerKind::Asset, &version(2))
+        .await
+        .unwrap();
+    assert_eq!(first.container_sid, asset.sid);
+    assert_eq!(
+        store
+            .version(ContainerKind::Asset, &asset.sid, &first.sid)
+            .await
+            .unwrap(),
+        first
+    );
+    // Kinds do not mix.
+    assert!(matches!(
+        store
+            .version(ContainerKind::Function, &asset.sid, &first.sid)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let page = store
+        .list_versions(
+            ContainerKind::Asset,
+            &asset.sid,
+            PageRequest {
+                cursor: Cursor::Offset(0),
+                size: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((page.items, page.has_next), (vec![first.clone()], true));
+    let mut blobs = store.referenced_blobs().await.unwrap();
+    blobs.sort();
+    assert_eq!(blobs, vec![first.sha256.clone(), second.sha256.clone()]);
+    // A version of a vanished asset is refused, and deleting an asset removes its versions.
+    store
+        .delete_container(ContainerKind::Asset, &svc.sid, &asset.sid)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_version(ContainerKind::Asset, &version(3))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.referenced_blobs().await.unwrap().is_empty());
 }
 
 async fn cascade(store: &dyn Store) {

@@ -232,3 +232,115 @@ impl TestApp {
         answer(request.send().await.unwrap()).await
     }
 }
+
+/// One part of a hand-built multipart body.
+pub struct PartSpec<'a> {
+    pub name: &'a str,
+    pub filename: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub data: &'a [u8],
+}
+
+pub const BOUNDARY: &str = "depot-test-boundary-7MA4YWxkTrZu0gW";
+
+/// A multipart/form-data body with exactly the given parts, in order.
+pub fn multipart_body(parts: &[PartSpec<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", part.name);
+        if let Some(filename) = part.filename {
+            disposition.push_str(&format!("; filename=\"{filename}\""));
+        }
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        if let Some(ct) = part.content_type {
+            body.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(part.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+impl TestApp {
+    /// POSTs a raw multipart body.
+    pub async fn upload_raw(&self, path: &str, body: Vec<u8>) -> Answer {
+        let response = self
+            .client
+            .post(self.url(path))
+            .basic_auth(ACCOUNT_SID, Some(AUTH_TOKEN))
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        answer(response).await
+    }
+
+    /// Uploads `data` the way serverless-api does: Path, Visibility, then Content.
+    pub async fn upload(
+        &self,
+        versions_path: &str,
+        path: &str,
+        visibility: &str,
+        data: &[u8],
+    ) -> Answer {
+        let body = multipart_body(&[
+            PartSpec {
+                name: "Path",
+                filename: None,
+                content_type: None,
+                data: path.as_bytes(),
+            },
+            PartSpec {
+                name: "Visibility",
+                filename: None,
+                content_type: None,
+                data: visibility.as_bytes(),
+            },
+            PartSpec {
+                name: "Content",
+                filename: Some("file"),
+                content_type: Some("application/octet-stream"),
+                data,
+            },
+        ]);
+        self.upload_raw(versions_path, body).await
+    }
+
+    /// Where content with this SHA-256 lives on disk.
+    pub fn blob_file(&self, bytes: &[u8]) -> PathBuf {
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(bytes));
+        self.dir
+            .path()
+            .join("blobs/sha256")
+            .join(&hash[..2])
+            .join(hash)
+    }
+
+    /// Files in the blob store's `tmp/` folder.
+    pub fn tmp_blobs(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("blobs/tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Files under the blob store's content folder.
+    pub fn stored_blobs(&self) -> usize {
+        let root = self.dir.path().join("blobs/sha256");
+        std::fs::read_dir(root)
+            .map(|dirs| {
+                dirs.filter_map(Result::ok)
+                    .map(|d| std::fs::read_dir(d.path()).map(|f| f.count()).unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}

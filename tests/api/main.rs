@@ -4,6 +4,8 @@
 
 mod assets;
 mod conventions;
+mod functions;
 mod helpers;
 mod paging;
 mod services;
+mod versions;
