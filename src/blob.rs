@@ -228,3 +228,54 @@ impl Drop for Staged {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store(blobs: &Blobs, data: &'static [u8]) -> String {
+        let mut upload = blobs.begin().await.unwrap();
+        upload.write(Bytes::from_static(data)).await.unwrap();
+        upload.finish().await.unwrap().keep().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn content_is_addressed_by_hash_and_garbage_is_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let blobs = Blobs::open(url.as_str()).unwrap();
+        let kept = store(&blobs, b"kept").await;
+        assert_eq!(kept, hex::encode(Sha256::digest(b"kept")));
+        let dropped = store(&blobs, b"dropped").await;
+        assert_eq!(
+            blobs.read(&kept).await.unwrap(),
+            Bytes::from_static(b"kept")
+        );
+
+        // A staged upload that is never kept disappears.
+        let mut upload = blobs.begin().await.unwrap();
+        upload.write(Bytes::from_static(b"never")).await.unwrap();
+        drop(upload.finish().await.unwrap());
+
+        let referenced = [kept.clone()].into_iter().collect();
+        // Young content is spared whatever references it.
+        assert_eq!(
+            blobs
+                .collect_garbage(&referenced, Duration::from_secs(60))
+                .await
+                .unwrap(),
+            0
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        blobs
+            .collect_garbage(&referenced, Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(blobs.exists(&kept).await.unwrap());
+        assert!(!blobs.exists(&dropped).await.unwrap());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+}
