@@ -56,13 +56,12 @@ impl Params {
         )
     }
 
-    /// The first value of `name`, if present and not empty (empty counts as absent, §2.3).
+    /// The first non-empty value of `name` (empty counts as absent, §2.3).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
     }
 
     /// The first value of `name` even when empty (Variable `Value` may be empty).
@@ -172,7 +171,8 @@ mod tests {
 
     #[test]
     fn params_keep_repeats_in_order_and_treat_empty_as_absent() {
-        let p = Params::parse(b"A=1&B=&A=2&C=x%20y+z&A=");
+        let p = Params::parse(b"A=1&B=&A=2&C=x%20y+z&A=&D=&D=d");
+        assert_eq!(p.get("D"), Some("d"));
         assert_eq!(p.all("A").collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(p.get("B"), None);
         assert_eq!(p.get_raw("B"), Some(""));
