@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod signature;
 pub mod store;
 
 use config::Config;

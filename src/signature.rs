@@ -1,0 +1,1 @@
+//! `X-Twilio-Signature` validation (COMPAT §11.4).
