@@ -74,14 +74,63 @@ impl Blobs {
     }
 
     fn content_key(sha256: &str) -> Key {
+        Self::encoded_key(sha256, None)
+    }
+
+    /// `sha256/{xx}/{hash}`, or `…/{hash}.{gz|br}` for a precompressed copy.
+    fn encoded_key(sha256: &str, encoding: Option<&str>) -> Key {
         let prefix = sha256.get(..2).unwrap_or("00");
-        Key::from(format!("sha256/{prefix}/{sha256}"))
+        match encoding {
+            None => Key::from(format!("sha256/{prefix}/{sha256}")),
+            Some(ext) => Key::from(format!("sha256/{prefix}/{sha256}.{ext}")),
+        }
     }
 
     /// The whole content of `sha256` (function code, a few MiB at most).
     pub async fn read(&self, sha256: &str) -> Result<Bytes, BlobError> {
-        let got = self.store.get(&Self::content_key(sha256)).await?;
+        self.read_encoded(sha256, None).await
+    }
+
+    /// The whole content of `sha256`, or of its `encoding` copy (`gz`, `br`).
+    pub async fn read_encoded(
+        &self,
+        sha256: &str,
+        encoding: Option<&str>,
+    ) -> Result<Bytes, BlobError> {
+        let got = self.store.get(&Self::encoded_key(sha256, encoding)).await?;
         Ok(got.bytes().await?)
+    }
+
+    /// A byte range of the content of `sha256` (or its `encoding` copy), as a stream.
+    pub async fn stream(
+        &self,
+        sha256: &str,
+        encoding: Option<&str>,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        let options = object_store::GetOptions {
+            range: range.map(Into::into),
+            ..Default::default()
+        };
+        let key = Self::encoded_key(sha256, encoding);
+        let got = self.store.get_opts(&key, options).await?;
+        Ok(got
+            .into_stream()
+            .map(|r| r.map_err(BlobError::from))
+            .boxed())
+    }
+
+    /// Stores a precompressed copy beside the content. Derived data: not fsynced, since a
+    /// lost copy only means serving the original.
+    pub async fn put_encoded(
+        &self,
+        sha256: &str,
+        encoding: &str,
+        data: Bytes,
+    ) -> Result<(), BlobError> {
+        let key = Self::encoded_key(sha256, Some(encoding));
+        self.store.put(&key, data.into()).await?;
+        Ok(())
     }
 
     /// Whether content `sha256` is stored.
@@ -108,8 +157,10 @@ impl Blobs {
             let mut doomed = Vec::new();
             while let Some(meta) = listing.next().await {
                 let meta = meta?;
+                // Precompressed copies (`{hash}.gz`, `{hash}.br`) live and die with the original.
                 let name = meta.location.filename().unwrap_or_default();
-                let keep = prefix == "sha256" && referenced.contains(name);
+                let hash = name.split('.').next().unwrap_or_default();
+                let keep = prefix == "sha256" && referenced.contains(hash);
                 if !keep && meta.last_modified.timestamp() < cutoff {
                     doomed.push(meta.location);
                 }

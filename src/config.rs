@@ -64,6 +64,24 @@ pub struct ServeArgs {
     /// Largest Function Version, in bytes (0 = no limit).
     #[arg(long, env = "DEPOT_MAX_FUNCTION_BYTES", default_value_t = 10 << 20)]
     pub max_function_bytes: u64,
+    /// Environments per Service (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_ENVIRONMENTS", default_value_t = 25)]
+    pub max_environments: u32,
+    /// Function Versions per Build (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_BUILD_FUNCTIONS", default_value_t = 50)]
+    pub max_build_functions: u32,
+    /// Public and protected Asset Versions per Build (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_BUILD_ASSETS", default_value_t = 1000)]
+    pub max_build_assets: u32,
+    /// Private Asset Versions per Build (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_BUILD_PRIVATE_ASSETS", default_value_t = 50)]
+    pub max_build_private_assets: u32,
+    /// Builds per account in any 60 minutes (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_BUILDS_PER_HOUR", default_value_t = 100)]
+    pub max_builds_per_hour: u32,
+    /// Bytes of asset content the host keeps in memory (0 = none).
+    #[arg(long, env = "DEPOT_HOST_CACHE_BYTES", default_value_t = 256 << 20)]
+    pub host_cache_bytes: u64,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -127,6 +145,12 @@ pub struct Limits {
     pub max_public_asset_bytes: u64,
     pub max_private_asset_bytes: u64,
     pub max_function_bytes: u64,
+    pub max_environments: u32,
+    pub max_build_functions: u32,
+    pub max_build_assets: u32,
+    pub max_build_private_assets: u32,
+    pub max_builds_per_hour: u32,
+    pub host_cache_bytes: u64,
 }
 
 impl Default for Limits {
@@ -136,6 +160,12 @@ impl Default for Limits {
             max_public_asset_bytes: 25 << 20,
             max_private_asset_bytes: 10 << 20,
             max_function_bytes: 10 << 20,
+            max_environments: 25,
+            max_build_functions: 50,
+            max_build_assets: 1000,
+            max_build_private_assets: 50,
+            max_builds_per_hour: 100,
+            host_cache_bytes: 256 << 20,
         }
     }
 }
@@ -212,6 +242,12 @@ impl Config {
                 max_public_asset_bytes: args.max_public_asset_bytes,
                 max_private_asset_bytes: args.max_private_asset_bytes,
                 max_function_bytes: args.max_function_bytes,
+                max_environments: args.max_environments,
+                max_build_functions: args.max_build_functions,
+                max_build_assets: args.max_build_assets,
+                max_build_private_assets: args.max_build_private_assets,
+                max_builds_per_hour: args.max_builds_per_hour,
+                host_cache_bytes: args.host_cache_bytes,
             },
         })
     }

@@ -24,6 +24,9 @@ use store::{Account, Store};
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub blobs: blob::Blobs,
+    pub builder: domain::builder::Builder,
+    /// What the asset host serves, per domain.
+    pub sites: Arc<host::Sites>,
     pub config: Arc<Config>,
     pub accounts: Arc<http::auth::AccountCache>,
 }
@@ -32,6 +35,7 @@ pub struct AppState {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    builds: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
 }
 
 /// Startup failures, each naming what to fix.
@@ -76,13 +80,24 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
+        let (builder, builds) = domain::builder::Builder::new();
+        let sites = Arc::new(host::Sites::new(config.limits.host_cache_bytes));
         let state = AppState {
             store,
             blobs,
+            builder,
+            sites,
             config: Arc::new(config),
             accounts: Arc::default(),
         };
-        Ok((Server { listener, state }, bootstrapped))
+        Ok((
+            Server {
+                listener,
+                state,
+                builds,
+            },
+            bootstrapped,
+        ))
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -95,6 +110,7 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tokio::spawn(collect_garbage_forever(self.state.clone()));
+        tokio::spawn(domain::builder::run(self.state.clone(), self.builds));
         let app = http::app(self.state);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)

@@ -4,7 +4,7 @@
 use crate::domain::sid::{self, Prefix};
 use crate::domain::{names, services, Ctx};
 use crate::error::ApiError;
-use crate::store::{Container, ContainerKind, Page, PageRequest, Service};
+use crate::store::{Container, ContainerKind, Page, PageRequest, Service, StoreError};
 use crate::AppState;
 
 /// Resolves the Service segment and a container SID under it; 404 when either is unknown,
@@ -95,10 +95,21 @@ pub async fn delete(
     sid: &str,
 ) -> Result<(), ApiError> {
     let (service, container) = resolve(state, ctx, kind, service, sid).await?;
-    ctx.found(
-        state
-            .store
-            .delete_container(kind, &service.sid, &container.sid)
-            .await,
-    )
+    let result = state
+        .store
+        .delete_container(kind, &service.sid, &container.sid)
+        .await;
+    match result {
+        Err(StoreError::InUse(build)) => {
+            let what = match kind {
+                ContainerKind::Asset => "Asset",
+                ContainerKind::Function => "Function",
+            };
+            Err(ApiError::Conflict(format!(
+                "{what} {} is used by Build {build}",
+                container.sid
+            )))
+        }
+        other => ctx.found(other),
+    }
 }

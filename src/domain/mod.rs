@@ -1,10 +1,16 @@
 //! Rules and multi-step operations per resource. Handlers call exactly one operation here;
 //! SQL stays in the store.
 
+pub mod builder;
+pub mod builds;
 pub mod containers;
+pub mod deployments;
+pub mod environments;
+pub mod logs;
 pub mod names;
 pub mod services;
 pub mod sid;
+pub mod variables;
 pub mod versions;
 
 use crate::error::ApiError;

@@ -36,6 +36,22 @@ pub fn service_unique_name(value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A free-form name such as an Environment `UniqueName` or a Variable `Key`: 1..=`max`
+/// characters without control characters (COMPAT §6.1).
+pub fn label(name: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(format!(
+            "Invalid {name}: must be at most {max} characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "Invalid {name}: must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Booleans are `true` / `false`, case-insensitively (COMPAT §2.3).
 pub fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
     if value.eq_ignore_ascii_case("true") {

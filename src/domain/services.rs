@@ -138,7 +138,10 @@ pub async fn update(
 #[tracing::instrument(skip_all, fields(sid = %segment))]
 pub async fn delete(state: &AppState, ctx: &Ctx, segment: &str) -> Result<(), ApiError> {
     let service = resolve(state, ctx, segment).await?;
-    ctx.found(state.store.delete_service(&service.sid).await)
+    ctx.found(state.store.delete_service(&service.sid).await)?;
+    // Its environments' domains stop serving at once.
+    state.sites.forget_all();
+    Ok(())
 }
 
 #[cfg(test)]

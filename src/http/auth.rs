@@ -29,7 +29,7 @@ pub struct AccountCache {
 
 impl AccountCache {
     /// The account `sid`, from the cache while fresh, else from the store.
-    async fn lookup(&self, store: &dyn Store, sid: &str) -> Result<Option<Account>, ApiError> {
+    pub async fn lookup(&self, store: &dyn Store, sid: &str) -> Result<Option<Account>, ApiError> {
         if let Ok(entries) = self.entries.read() {
             if let Some((account, at)) = entries.get(sid) {
                 if at.elapsed() < CACHE_TTL {

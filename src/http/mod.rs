@@ -12,13 +12,18 @@ use tower::ServiceExt;
 pub mod asset_versions;
 pub mod assets;
 pub mod auth;
+pub mod builds;
 mod containers;
+pub mod deployments;
+pub mod environments;
 pub mod extract;
 pub mod function_versions;
 pub mod functions;
+pub mod logs;
 pub mod pagination;
 pub mod services;
 mod uploads;
+pub mod variables;
 mod versions;
 
 use crate::error::{ApiError, InternalErrorLogged};
@@ -114,6 +119,34 @@ fn api_router(state: AppState) -> Router {
             get(asset_versions::fetch_asset_version),
         )
         .route(
+            "/v1/Services/{service}/Builds",
+            get(builds::list_build).post(builds::create_build),
+        )
+        .route(
+            "/v1/Services/{service}/Builds/{sid}",
+            get(builds::fetch_build).delete(builds::delete_build),
+        )
+        .route(
+            "/v1/Services/{service}/Builds/{sid}/Status",
+            get(builds::fetch_build_status),
+        )
+        .route(
+            "/v1/Services/{service}/Environments/{environment}/Deployments",
+            get(deployments::list_deployment).post(deployments::create_deployment),
+        )
+        .route(
+            "/v1/Services/{service}/Environments/{environment}/Deployments/{sid}",
+            get(deployments::fetch_deployment),
+        )
+        .route(
+            "/v1/Services/{service}/Environments",
+            get(environments::list_environment).post(environments::create_environment),
+        )
+        .route(
+            "/v1/Services/{service}/Environments/{sid}",
+            get(environments::fetch_environment).delete(environments::delete_environment),
+        )
+        .route(
             "/v1/Services/{service}/Functions",
             get(functions::list_function).post(functions::create_function),
         )
@@ -135,6 +168,24 @@ fn api_router(state: AppState) -> Router {
         .route(
             "/v1/Services/{service}/Functions/{function}/Versions/{sid}/Content",
             get(function_versions::fetch_function_version_content),
+        )
+        .route(
+            "/v1/Services/{service}/Environments/{environment}/Logs",
+            get(logs::list_log),
+        )
+        .route(
+            "/v1/Services/{service}/Environments/{environment}/Logs/{sid}",
+            get(logs::fetch_log),
+        )
+        .route(
+            "/v1/Services/{service}/Environments/{environment}/Variables",
+            get(variables::list_variable).post(variables::create_variable),
+        )
+        .route(
+            "/v1/Services/{service}/Environments/{environment}/Variables/{sid}",
+            get(variables::fetch_variable)
+                .post(variables::update_variable)
+                .delete(variables::delete_variable),
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

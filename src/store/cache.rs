@@ -13,8 +13,9 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 
 use super::{
-    Account, Container, ContainerKind, Page, PageRequest, Service, ServiceKey, ServicePatch, Store,
-    StoreResult, Version,
+    Account, Build, BuildDetail, BuildQuota, Container, ContainerKind, Deployment, Encoded,
+    Environment, Log, LogFilter, Page, PageRequest, Service, ServiceKey, ServicePatch, Site, Store,
+    StoreResult, Variable, Version,
 };
 
 /// Entries per map before the map is emptied; bounds memory, not correctness.
@@ -265,5 +266,160 @@ impl<S: Store> Store for CachedStore<S> {
 
     async fn referenced_blobs(&self) -> StoreResult<Vec<String>> {
         self.inner.referenced_blobs().await
+    }
+
+    async fn versions_by_sid(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        sids: &[String],
+    ) -> StoreResult<Vec<Version>> {
+        self.inner.versions_by_sid(kind, service_sid, sids).await
+    }
+
+    async fn create_environment(
+        &self,
+        environment: &Environment,
+        max_environments: u32,
+    ) -> StoreResult<Environment> {
+        self.inner
+            .create_environment(environment, max_environments)
+            .await
+    }
+
+    async fn environment(&self, service_sid: &str, sid: &str) -> StoreResult<Environment> {
+        self.inner.environment(service_sid, sid).await
+    }
+
+    async fn list_environments(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Environment>> {
+        self.inner.list_environments(service_sid, page).await
+    }
+
+    async fn delete_environment(&self, service_sid: &str, sid: &str) -> StoreResult<()> {
+        self.inner.delete_environment(service_sid, sid).await
+    }
+
+    async fn create_build(
+        &self,
+        build: &Build,
+        assets: &[String],
+        functions: &[String],
+        quota: BuildQuota,
+    ) -> StoreResult<Build> {
+        self.inner
+            .create_build(build, assets, functions, quota)
+            .await
+    }
+
+    async fn build(&self, service_sid: &str, sid: &str) -> StoreResult<BuildDetail> {
+        self.inner.build(service_sid, sid).await
+    }
+
+    async fn list_builds(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<BuildDetail>> {
+        self.inner.list_builds(service_sid, page).await
+    }
+
+    async fn unfinished_builds(&self) -> StoreResult<Vec<Build>> {
+        self.inner.unfinished_builds().await
+    }
+
+    async fn finish_build(
+        &self,
+        sid: &str,
+        status: &str,
+        failure: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.inner.finish_build(sid, status, failure, now).await
+    }
+
+    async fn delete_build(&self, service_sid: &str, sid: &str) -> StoreResult<()> {
+        self.inner.delete_build(service_sid, sid).await
+    }
+
+    async fn record_encoding(&self, encoded: &Encoded) -> StoreResult<()> {
+        self.inner.record_encoding(encoded).await
+    }
+
+    async fn encodings(&self, sha256: &str) -> StoreResult<Vec<Encoded>> {
+        self.inner.encodings(sha256).await
+    }
+
+    async fn create_deployment(&self, deployment: &Deployment) -> StoreResult<Deployment> {
+        self.inner.create_deployment(deployment).await
+    }
+
+    async fn deployment(&self, environment_sid: &str, sid: &str) -> StoreResult<Deployment> {
+        self.inner.deployment(environment_sid, sid).await
+    }
+
+    async fn list_deployments(
+        &self,
+        environment_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Deployment>> {
+        self.inner.list_deployments(environment_sid, page).await
+    }
+
+    async fn create_variable(&self, variable: &Variable) -> StoreResult<Variable> {
+        self.inner.create_variable(variable).await
+    }
+
+    async fn variable(&self, environment_sid: &str, sid: &str) -> StoreResult<Variable> {
+        self.inner.variable(environment_sid, sid).await
+    }
+
+    async fn list_variables(
+        &self,
+        environment_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Variable>> {
+        self.inner.list_variables(environment_sid, page).await
+    }
+
+    async fn update_variable(
+        &self,
+        environment_sid: &str,
+        sid: &str,
+        key: Option<&str>,
+        value: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Variable> {
+        self.inner
+            .update_variable(environment_sid, sid, key, value, now)
+            .await
+    }
+
+    async fn delete_variable(&self, environment_sid: &str, sid: &str) -> StoreResult<()> {
+        self.inner.delete_variable(environment_sid, sid).await
+    }
+
+    async fn create_log(&self, log: &Log) -> StoreResult<Log> {
+        self.inner.create_log(log).await
+    }
+
+    async fn log(&self, environment_sid: &str, sid: &str) -> StoreResult<Log> {
+        self.inner.log(environment_sid, sid).await
+    }
+
+    async fn list_logs(
+        &self,
+        environment_sid: &str,
+        filter: &LogFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Log>> {
+        self.inner.list_logs(environment_sid, filter, page).await
+    }
+
+    async fn site(&self, domain_name: &str) -> StoreResult<Option<Site>> {
+        self.inner.site(domain_name).await
     }
 }

@@ -8,13 +8,16 @@ use async_trait::async_trait;
 
 mod cache;
 pub mod paging;
+mod records;
 mod sqlite;
+mod sqlite_deploy;
 mod sqlite_writer;
 
 #[cfg(test)]
 mod conformance;
 
 pub use paging::{Cursor, Page, PageRequest};
+pub use records::*;
 pub use sqlite::SqliteStore;
 
 /// Failures a store reports; each backend maps its own errors onto these.
@@ -28,6 +31,15 @@ pub enum StoreError {
     /// A count limit (such as services per account) would be exceeded.
     #[error("limit reached")]
     LimitReached,
+    /// A rate limit: try again after this many seconds.
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    /// The operation conflicts with the state of another row (named by its SID).
+    #[error("in use by {0}")]
+    InUse(String),
+    /// A build that is not `completed` cannot be deployed.
+    #[error("build not completed")]
+    NotCompleted,
     #[error("storage backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -37,6 +49,9 @@ pub enum StoreError {
 pub enum Unique {
     ServiceUniqueName,
     ServiceDomainBase,
+    EnvironmentName,
+    EnvironmentDomain,
+    VariableKey,
     Other,
 }
 
@@ -193,6 +208,99 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<Version>>;
     /// Every content hash some version references, for blob garbage collection.
     async fn referenced_blobs(&self) -> StoreResult<Vec<String>>;
+    /// Versions of `kind` in `service_sid` with the given SIDs (unknown ones are left out).
+    async fn versions_by_sid(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        sids: &[String],
+    ) -> StoreResult<Vec<Version>>;
+
+    /// Inserts an environment unless the service already has `max_environments` (0 = none).
+    async fn create_environment(
+        &self,
+        environment: &Environment,
+        max_environments: u32,
+    ) -> StoreResult<Environment>;
+    async fn environment(&self, service_sid: &str, sid: &str) -> StoreResult<Environment>;
+    async fn list_environments(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Environment>>;
+    /// Deletes the environment with its variables, deployments and logs.
+    async fn delete_environment(&self, service_sid: &str, sid: &str) -> StoreResult<()>;
+
+    /// Inserts a build and its version links (asset and function version SIDs, in order),
+    /// unless the account's builds-per-hour quota is used up (`RateLimited`).
+    async fn create_build(
+        &self,
+        build: &Build,
+        assets: &[String],
+        functions: &[String],
+        quota: BuildQuota,
+    ) -> StoreResult<Build>;
+    async fn build(&self, service_sid: &str, sid: &str) -> StoreResult<BuildDetail>;
+    async fn list_builds(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<BuildDetail>>;
+    /// Builds still `building`, oldest first (to resume after a restart).
+    async fn unfinished_builds(&self) -> StoreResult<Vec<Build>>;
+    /// Sets the final status of a build that is still `building`.
+    async fn finish_build(
+        &self,
+        sid: &str,
+        status: &str,
+        failure: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Deletes a build; `InUse(environment sid)` while an environment serves it.
+    async fn delete_build(&self, service_sid: &str, sid: &str) -> StoreResult<()>;
+    /// Records a precompressed copy of some content.
+    async fn record_encoding(&self, encoded: &Encoded) -> StoreResult<()>;
+    async fn encodings(&self, sha256: &str) -> StoreResult<Vec<Encoded>>;
+
+    /// Inserts a deployment and points its environment at the build, atomically. A build of
+    /// another service is `NotFound`, an unfinished one `NotCompleted`.
+    async fn create_deployment(&self, deployment: &Deployment) -> StoreResult<Deployment>;
+    async fn deployment(&self, environment_sid: &str, sid: &str) -> StoreResult<Deployment>;
+    async fn list_deployments(
+        &self,
+        environment_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Deployment>>;
+
+    async fn create_variable(&self, variable: &Variable) -> StoreResult<Variable>;
+    async fn variable(&self, environment_sid: &str, sid: &str) -> StoreResult<Variable>;
+    async fn list_variables(
+        &self,
+        environment_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Variable>>;
+    async fn update_variable(
+        &self,
+        environment_sid: &str,
+        sid: &str,
+        key: Option<&str>,
+        value: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Variable>;
+    async fn delete_variable(&self, environment_sid: &str, sid: &str) -> StoreResult<()>;
+
+    async fn create_log(&self, log: &Log) -> StoreResult<Log>;
+    async fn log(&self, environment_sid: &str, sid: &str) -> StoreResult<Log>;
+    /// Logs newest first.
+    async fn list_logs(
+        &self,
+        environment_sid: &str,
+        filter: &LogFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Log>>;
+
+    /// What the asset host serves at `domain_name`, if an environment has that domain.
+    async fn site(&self, domain_name: &str) -> StoreResult<Option<Site>>;
 }
 
 /// Opens the backend named by `url`'s scheme: `sqlite:` or `postgres:`/`postgresql:`.

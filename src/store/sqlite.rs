@@ -11,12 +11,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, QueryBuilder, Sqlite};
 
-use super::sqlite_writer::Writer;
-
 use super::paging::{Cursor, Page, PageRequest};
+use super::sqlite_deploy as deploy;
+use super::sqlite_writer::Writer;
 use super::{
-    Account, Container, ContainerKind, Service, ServiceKey, ServicePatch, Store, StoreError,
-    StoreResult, Unique, Version,
+    Account, Build, BuildDetail, BuildQuota, Container, ContainerKind, Deployment, Encoded,
+    Environment, Log, LogFilter, Service, ServiceKey, ServicePatch, Site, Store, StoreError,
+    StoreResult, Unique, Variable, Version,
 };
 
 /// SQLite store; see the module docs for its connection layout.
@@ -62,7 +63,7 @@ fn backend(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
 }
 
 /// Maps SQLite's errors onto [`StoreError`], naming the violated unique rule.
-fn map_err(err: sqlx::Error) -> StoreError {
+pub(super) fn map_err(err: sqlx::Error) -> StoreError {
     match &err {
         sqlx::Error::RowNotFound => StoreError::NotFound,
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -71,6 +72,12 @@ fn map_err(err: sqlx::Error) -> StoreError {
                 Unique::ServiceUniqueName
             } else if message.contains("services.domain_base") {
                 Unique::ServiceDomainBase
+            } else if message.contains("environments.domain_name") {
+                Unique::EnvironmentDomain
+            } else if message.contains("environments.") {
+                Unique::EnvironmentName
+            } else if message.contains("variables.") {
+                Unique::VariableKey
             } else {
                 Unique::Other
             };
@@ -83,7 +90,7 @@ fn map_err(err: sqlx::Error) -> StoreError {
 }
 
 /// Table of the versions of `kind`, and the column naming their Asset or Function.
-fn version_table(kind: ContainerKind) -> (&'static str, &'static str) {
+pub(super) fn version_table(kind: ContainerKind) -> (&'static str, &'static str) {
     match kind {
         ContainerKind::Asset => ("asset_versions", "asset_sid"),
         ContainerKind::Function => ("function_versions", "function_sid"),
@@ -91,7 +98,7 @@ fn version_table(kind: ContainerKind) -> (&'static str, &'static str) {
 }
 
 /// Version columns with the parent column renamed to `container_sid`.
-fn version_columns(kind: ContainerKind) -> String {
+pub(super) fn version_columns(kind: ContainerKind) -> String {
     let (_, parent) = version_table(kind);
     format!(
         "seq, sid, account_sid, service_sid, {parent} AS container_sid, path, visibility, \
@@ -103,6 +110,38 @@ fn container_table(kind: ContainerKind) -> &'static str {
     match kind {
         ContainerKind::Asset => "assets",
         ContainerKind::Function => "functions",
+    }
+}
+
+/// A bound value in a list condition.
+#[derive(Clone, Copy)]
+pub(super) enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// What to list: rows of `table` matching every `(sql, value)` condition (`sql` ends in an
+/// operator, e.g. `"service_sid = "`), in `seq` order or, `descending`, newest first.
+pub(super) struct Listing<'a> {
+    pub columns: &'a str,
+    pub table: &'a str,
+    pub conditions: Vec<(&'static str, Arg<'a>)>,
+    pub descending: bool,
+}
+
+impl<'a> Listing<'a> {
+    fn select(&self, query: &mut QueryBuilder<'a, Sqlite>) {
+        query.push(format!(
+            "SELECT {} FROM {} WHERE 1 = 1",
+            self.columns, self.table
+        ));
+        for (sql, arg) in &self.conditions {
+            query.push(" AND ").push(*sql);
+            match *arg {
+                Arg::Text(text) => query.push_bind(text),
+                Arg::Int(number) => query.push_bind(number),
+            };
+        }
     }
 }
 
@@ -119,28 +158,55 @@ async fn list_page<T>(
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + HasSeq,
 {
+    let condition: &'static str = match scope_column {
+        "account_sid" => "account_sid = ",
+        "service_sid" => "service_sid = ",
+        "asset_sid" => "asset_sid = ",
+        "function_sid" => "function_sid = ",
+        _ => "environment_sid = ",
+    };
+    let listing = Listing {
+        columns,
+        table,
+        conditions: vec![(condition, Arg::Text(scope))],
+        descending: false,
+    };
+    list_rows(pool, &listing, page).await
+}
+
+/// Reads one page of `listing`; see [`Listing`].
+pub(super) async fn list_rows<T>(
+    pool: &SqlitePool,
+    listing: &Listing<'_>,
+    page: PageRequest,
+) -> StoreResult<Page<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + HasSeq,
+{
     let size = i64::from(page.size);
-    let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-        "SELECT {columns} FROM {table} WHERE {scope_column} = "
-    ));
-    query.push_bind(scope);
+    // "Forward" is list order; `Before` reads backwards and flips the page.
+    let (forward, backward, forward_cmp, backward_cmp) = if listing.descending {
+        ("DESC", "ASC", " AND seq < ", " AND seq > ")
+    } else {
+        ("ASC", "DESC", " AND seq > ", " AND seq < ")
+    };
+    let mut query = QueryBuilder::new("");
+    listing.select(&mut query);
     match page.cursor {
         Cursor::Offset(offset) => {
-            query.push(" ORDER BY seq LIMIT ");
+            query.push(format!(" ORDER BY seq {forward} LIMIT "));
             query.push_bind(size + 1);
             query.push(" OFFSET ");
             query.push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
         }
         Cursor::After(seq) => {
-            query.push(" AND seq > ");
-            query.push_bind(seq);
-            query.push(" ORDER BY seq LIMIT ");
+            query.push(forward_cmp).push_bind(seq);
+            query.push(format!(" ORDER BY seq {forward} LIMIT "));
             query.push_bind(size + 1);
         }
         Cursor::Before(seq) => {
-            query.push(" AND seq < ");
-            query.push_bind(seq);
-            query.push(" ORDER BY seq DESC LIMIT ");
+            query.push(backward_cmp).push_bind(seq);
+            query.push(format!(" ORDER BY seq {backward} LIMIT "));
             query.push_bind(size);
         }
     }
@@ -154,12 +220,11 @@ where
             items.reverse();
             match items.last() {
                 Some(last) => {
-                    let sql = format!(
-                        "SELECT EXISTS (SELECT 1 FROM {table} WHERE {scope_column} = ? AND seq > ?)"
-                    );
-                    sqlx::query_scalar(&sql)
-                        .bind(scope)
-                        .bind(last.seq())
+                    let mut exists = QueryBuilder::new("SELECT EXISTS (");
+                    listing.select(&mut exists);
+                    exists.push(forward_cmp).push_bind(last.seq()).push(")");
+                    exists
+                        .build_query_scalar()
                         .fetch_one(pool)
                         .await
                         .map_err(map_err)?
@@ -182,6 +247,36 @@ pub trait HasSeq {
 }
 
 impl HasSeq for Service {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+impl HasSeq for Environment {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+impl HasSeq for Build {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+impl HasSeq for Deployment {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+impl HasSeq for Variable {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+impl HasSeq for Log {
     fn seq(&self) -> i64 {
         self.seq
     }
@@ -466,6 +561,9 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 Box::pin(async move {
+                    if let Some(build) = deploy::build_using(&mut *conn, kind, &sid).await? {
+                        return Err(StoreError::InUse(build));
+                    }
                     let sql = format!(
                         "DELETE FROM {} WHERE sid = ? AND service_sid = ?",
                         container_table(kind)
@@ -553,5 +651,154 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await
         .map_err(map_err)
+    }
+
+    async fn versions_by_sid(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        sids: &[String],
+    ) -> StoreResult<Vec<Version>> {
+        deploy::versions_by_sid(&self.readers, kind, service_sid, sids).await
+    }
+
+    async fn create_environment(
+        &self,
+        environment: &Environment,
+        max_environments: u32,
+    ) -> StoreResult<Environment> {
+        deploy::create_environment(&self.writer, environment, max_environments).await
+    }
+
+    async fn environment(&self, service_sid: &str, sid: &str) -> StoreResult<Environment> {
+        deploy::environment(&self.readers, service_sid, sid).await
+    }
+
+    async fn list_environments(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Environment>> {
+        deploy::list_environments(&self.readers, service_sid, page).await
+    }
+
+    async fn delete_environment(&self, service_sid: &str, sid: &str) -> StoreResult<()> {
+        deploy::delete_environment(&self.writer, service_sid, sid).await
+    }
+
+    async fn create_build(
+        &self,
+        build: &Build,
+        assets: &[String],
+        functions: &[String],
+        quota: BuildQuota,
+    ) -> StoreResult<Build> {
+        deploy::create_build(&self.writer, build, assets, functions, quota).await
+    }
+
+    async fn build(&self, service_sid: &str, sid: &str) -> StoreResult<BuildDetail> {
+        deploy::build(&self.readers, service_sid, sid).await
+    }
+
+    async fn list_builds(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<BuildDetail>> {
+        deploy::list_builds(&self.readers, service_sid, page).await
+    }
+
+    async fn unfinished_builds(&self) -> StoreResult<Vec<Build>> {
+        deploy::unfinished_builds(&self.readers).await
+    }
+
+    async fn finish_build(
+        &self,
+        sid: &str,
+        status: &str,
+        failure: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        deploy::finish_build(&self.writer, sid, status, failure, now).await
+    }
+
+    async fn delete_build(&self, service_sid: &str, sid: &str) -> StoreResult<()> {
+        deploy::delete_build(&self.writer, service_sid, sid).await
+    }
+
+    async fn record_encoding(&self, encoded: &Encoded) -> StoreResult<()> {
+        deploy::record_encoding(&self.writer, encoded).await
+    }
+
+    async fn encodings(&self, sha256: &str) -> StoreResult<Vec<Encoded>> {
+        deploy::encodings(&self.readers, sha256).await
+    }
+
+    async fn create_deployment(&self, deployment: &Deployment) -> StoreResult<Deployment> {
+        deploy::create_deployment(&self.writer, deployment).await
+    }
+
+    async fn deployment(&self, environment_sid: &str, sid: &str) -> StoreResult<Deployment> {
+        deploy::deployment(&self.readers, environment_sid, sid).await
+    }
+
+    async fn list_deployments(
+        &self,
+        environment_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Deployment>> {
+        deploy::list_deployments(&self.readers, environment_sid, page).await
+    }
+
+    async fn create_variable(&self, variable: &Variable) -> StoreResult<Variable> {
+        deploy::create_variable(&self.writer, variable).await
+    }
+
+    async fn variable(&self, environment_sid: &str, sid: &str) -> StoreResult<Variable> {
+        deploy::variable(&self.readers, environment_sid, sid).await
+    }
+
+    async fn list_variables(
+        &self,
+        environment_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Variable>> {
+        deploy::list_variables(&self.readers, environment_sid, page).await
+    }
+
+    async fn update_variable(
+        &self,
+        environment_sid: &str,
+        sid: &str,
+        key: Option<&str>,
+        value: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Variable> {
+        deploy::update_variable(&self.writer, (environment_sid, sid), key, value, now).await
+    }
+
+    async fn delete_variable(&self, environment_sid: &str, sid: &str) -> StoreResult<()> {
+        deploy::delete_variable(&self.writer, environment_sid, sid).await
+    }
+
+    async fn create_log(&self, log: &Log) -> StoreResult<Log> {
+        deploy::create_log(&self.writer, log).await
+    }
+
+    async fn log(&self, environment_sid: &str, sid: &str) -> StoreResult<Log> {
+        deploy::log(&self.readers, environment_sid, sid).await
+    }
+
+    async fn list_logs(
+        &self,
+        environment_sid: &str,
+        filter: &LogFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Log>> {
+        deploy::list_logs(&self.readers, environment_sid, filter, page).await
+    }
+
+    async fn site(&self, domain_name: &str) -> StoreResult<Option<Site>> {
+        deploy::site(&self.readers, domain_name).await
     }
 }

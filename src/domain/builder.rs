@@ -1,0 +1,208 @@
+//! The background builder: decides each Build's outcome (COMPAT §9.2) and precompresses its
+//! text assets with gzip and brotli, so the asset host never compresses on the hot path.
+//!
+//! Builds are queued when created and, at start, every build left `building` by a stop or
+//! crash is queued again; processing a build twice is harmless.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::store::{Build, Encoded, Version, COMPLETED, FAILED};
+use crate::AppState;
+
+/// Handle to the builder task.
+#[derive(Clone)]
+pub struct Builder {
+    queue: mpsc::UnboundedSender<(String, String)>,
+}
+
+/// Files smaller than this are not worth compressing.
+const MIN_COMPRESS_BYTES: i64 = 256;
+/// Files larger than this are served as they are (compressing them would hold them in memory).
+const MAX_COMPRESS_BYTES: i64 = 16 << 20;
+
+impl Builder {
+    /// A builder whose queue is drained by [`run`].
+    pub fn new() -> (Builder, mpsc::UnboundedReceiver<(String, String)>) {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        (Builder { queue }, receiver)
+    }
+
+    pub fn enqueue(&self, build: &Build) {
+        let _ = self
+            .queue
+            .send((build.service_sid.clone(), build.sid.clone()));
+    }
+}
+
+/// Processes queued builds one after another, after re-queueing unfinished ones.
+pub async fn run(state: AppState, mut receiver: mpsc::UnboundedReceiver<(String, String)>) {
+    match state.store.unfinished_builds().await {
+        Ok(builds) => builds.iter().for_each(|b| state.builder.enqueue(b)),
+        Err(err) => tracing::error!(error = %err, "cannot list unfinished builds"),
+    }
+    while let Some((service_sid, sid)) = receiver.recv().await {
+        let outcome = match state.store.build(&service_sid, &sid).await {
+            Ok(detail) if detail.build.status == crate::store::BUILDING => {
+                let mut files = detail.assets;
+                files.extend(detail.functions);
+                package(&state, &files).await
+            }
+            // Deleted meanwhile, or already finished by an earlier run.
+            Ok(_) | Err(crate::store::StoreError::NotFound) => continue,
+            Err(err) => Err(format!("cannot read build: {err}")),
+        };
+        let (status, failure) = match &outcome {
+            Ok(()) => (COMPLETED, None),
+            Err(reason) => {
+                tracing::warn!(build = %sid, reason = %reason, "build failed");
+                (FAILED, Some(reason.as_str()))
+            }
+        };
+        let now = crate::clock::now();
+        if let Err(err) = state.store.finish_build(&sid, status, failure, now).await {
+            tracing::error!(build = %sid, error = %err, "cannot record build outcome");
+        }
+    }
+}
+
+/// Checks paths and content, then precompresses. `Err` carries the failure reason.
+async fn package(state: &AppState, files: &[Version]) -> Result<(), String> {
+    let mut paths: HashMap<&str, &str> = HashMap::new();
+    for file in files {
+        if let Some(other) = paths.insert(&file.path, &file.sid) {
+            return Err(format!(
+                "versions {other} and {} have the same path {}",
+                file.sid, file.path
+            ));
+        }
+    }
+    for file in files {
+        match state.blobs.exists(&file.sha256).await {
+            Ok(true) => {}
+            Ok(false) => return Err(format!("content of version {} is missing", file.sid)),
+            Err(err) => return Err(format!("content of version {} unreadable: {err}", file.sid)),
+        }
+    }
+    for file in files.iter().filter(|f| compressible(f)) {
+        precompress(state, file).await?;
+    }
+    Ok(())
+}
+
+/// Text assets (and the like) that compress well.
+fn compressible(file: &Version) -> bool {
+    let kind = file
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let texty = kind.starts_with("text/")
+        || kind.ends_with("+xml")
+        || kind.ends_with("+json")
+        || matches!(
+            kind,
+            "application/javascript"
+                | "application/json"
+                | "application/xml"
+                | "application/wasm"
+                | "application/manifest+json"
+                | "image/svg+xml"
+                | "image/x-icon"
+                | "font/ttf"
+                | "font/otf"
+                | "application/vnd.ms-fontobject"
+        );
+    texty
+        && file.container_sid.starts_with("ZH")
+        && (MIN_COMPRESS_BYTES..=MAX_COMPRESS_BYTES).contains(&file.size)
+}
+
+/// Stores gzip and brotli copies of `file` unless they exist or do not save space.
+async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
+    let known = state
+        .store
+        .encodings(&file.sha256)
+        .await
+        .map_err(|e| format!("cannot read encodings: {e}"))?;
+    if known.len() >= 2 {
+        return Ok(());
+    }
+    let content = state
+        .blobs
+        .read(&file.sha256)
+        .await
+        .map_err(|e| format!("content of version {} unreadable: {e}", file.sid))?;
+    let compressed = tokio::task::spawn_blocking(move || compress_both(&content))
+        .await
+        .map_err(|e| format!("compression failed: {e}"))?;
+    for (encoding, data) in compressed {
+        if known.iter().any(|k| k.encoding == encoding) || data.len() as i64 >= file.size {
+            continue;
+        }
+        let size = data.len() as i64;
+        state
+            .blobs
+            .put_encoded(&file.sha256, encoding, data)
+            .await
+            .map_err(|e| format!("cannot store compressed copy: {e}"))?;
+        let encoded = Encoded {
+            sha256: file.sha256.clone(),
+            encoding: encoding.to_owned(),
+            size,
+        };
+        state
+            .store
+            .record_encoding(&encoded)
+            .await
+            .map_err(|e| format!("cannot record compressed copy: {e}"))?;
+    }
+    Ok(())
+}
+
+/// gzip at level 9 and brotli at quality 9: slower than a server's on-the-fly level, paid
+/// once per content instead of once per request.
+fn compress_both(content: &[u8]) -> Vec<(&'static str, Bytes)> {
+    let mut out = Vec::with_capacity(2);
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    if gzip.write_all(content).is_ok() {
+        if let Ok(data) = gzip.finish() {
+            out.push(("gz", Bytes::from(data)));
+        }
+    }
+    let mut brotli = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 9,
+        ..Default::default()
+    };
+    if brotli::BrotliCompress(&mut &content[..], &mut brotli, &params).is_ok() {
+        out.push(("br", Bytes::from(brotli)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn both_encodings_decompress_to_the_original() {
+        let text = "body { color: red; }\n".repeat(200);
+        let out = compress_both(text.as_bytes());
+        assert_eq!(out.len(), 2);
+        let mut gunzipped = String::new();
+        flate2::read::GzDecoder::new(&out[0].1[..])
+            .read_to_string(&mut gunzipped)
+            .unwrap();
+        assert_eq!(gunzipped, text);
+        let mut unbrotli = Vec::new();
+        brotli::BrotliDecompress(&mut &out[1].1[..], &mut unbrotli).unwrap();
+        assert_eq!(unbrotli, text.as_bytes());
+        assert!(out[1].1.len() < text.len() / 10);
+    }
+}

@@ -1,0 +1,334 @@
+//! The asset host: requests whose Host is an environment's domain (COMPAT §2.1, §11).
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+mod files;
+mod sites;
+
+pub use sites::Sites;
+use sites::{File, SiteView};
+
+use crate::domain::logs;
+use crate::domain::sid::{self, Prefix};
+use crate::domain::versions::Visibility;
+use crate::signature;
+use crate::store::{ContainerKind, Log};
+use crate::AppState;
+
+/// Whether `headers` name an environment domain under the operator's host domain:
+/// `{name}-{4 digits}[-{suffix}].{host domain}`, port ignored, case-insensitive.
+pub fn is_asset_host(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    looks_like_environment_domain(host_without_port(host), &state.config.host_domain)
+}
+
+/// `host` minus a trailing `:port` (IPv6 literals keep their brackets).
+pub fn host_without_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(']') || host.starts_with('[') => {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }
+        _ => host,
+    }
+}
+
+fn looks_like_environment_domain(host: &str, host_domain: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let Some(label) = host
+        .strip_suffix(host_domain)
+        .and_then(|rest| rest.strip_suffix('.'))
+    else {
+        return false;
+    };
+    let bytes = label.as_bytes();
+    let charset_ok = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    if !charset_ok || !bytes.first().is_some_and(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    // Some `-NNNN` group must follow a name: `name-1234` or `name-1234-suffix`.
+    label.match_indices('-').any(|(i, _)| {
+        let rest = &label[i + 1..];
+        i > 0
+            && rest.len() >= 4
+            && rest.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+            && (rest.len() == 4 || (rest.as_bytes()[4] == b'-' && rest.len() > 5))
+    })
+}
+
+/// Serves an asset-host request (COMPAT §11): resolve, then visibility, then HTTP.
+pub async fn serve(state: &AppState, req: Request) -> Response {
+    let domain = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| host_without_port(h).to_ascii_lowercase())
+        .unwrap_or_default();
+    let site = match state.sites.get(state, &domain).await {
+        Ok(Some(site)) => site,
+        Ok(None) => return not_found(),
+        Err(err) => {
+            tracing::error!(%domain, error = %err, "cannot load site");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n");
+        }
+    };
+    let (parts, body) = req.into_parts();
+    let Some(file) = resolve(&site, parts.uri.path()) else {
+        return not_found();
+    };
+    // Private files are for functions only: the path behaves as if absent.
+    if file.visibility == Visibility::Private {
+        return not_found();
+    }
+    if parts.method == Method::OPTIONS {
+        return preflight();
+    }
+    match file.kind {
+        ContainerKind::Function => function(state, &site, &file, parts, body).await,
+        ContainerKind::Asset => {
+            if parts.method != Method::GET && parts.method != Method::HEAD {
+                let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+                response.headers_mut().insert(
+                    header::ALLOW,
+                    HeaderValue::from_static("GET, HEAD, OPTIONS"),
+                );
+                return response;
+            }
+            if file.visibility == Visibility::Protected && !signed(state, &site, &parts, None).await
+            {
+                return forbidden();
+            }
+            files::serve(state, &file, &parts.method, &parts.headers).await
+        }
+    }
+}
+
+/// Longest request path the host looks up; longer ones cannot name a file (paths ≤ 255).
+const MAX_PATH: usize = 4096;
+
+/// Finds the file for a raw request path: as received, then percent-decoded, then `/` as
+/// `/assets/index.html` (COMPAT §11.2).
+fn resolve(site: &SiteView, raw_path: &str) -> Option<Arc<File>> {
+    if raw_path.len() > MAX_PATH {
+        return None;
+    }
+    if let Some(file) = site.files.get(raw_path) {
+        return Some(file.clone());
+    }
+    if raw_path.contains('%') {
+        if let Ok(decoded) = percent_encoding::percent_decode_str(raw_path).decode_utf8() {
+            if let Some(file) = site.files.get(decoded.as_ref()) {
+                return Some(file.clone());
+            }
+        }
+    }
+    if raw_path == "/" {
+        return site.files.get("/assets/index.html").cloned();
+    }
+    None
+}
+
+/// A function path: depot does not execute functions (COMPAT §11.6), so after the signature
+/// check it answers 501 and writes a Log entry.
+async fn function(
+    state: &AppState,
+    site: &SiteView,
+    file: &File,
+    parts: Parts,
+    body: axum::body::Body,
+) -> Response {
+    let request_sid = sid::generate(Prefix::Request);
+    if file.visibility == Visibility::Protected {
+        let body = match axum::body::to_bytes(body, MAX_SIGNED_BODY).await {
+            Ok(body) => body,
+            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large\n"),
+        };
+        if !signed(state, site, &parts, Some(&body)).await {
+            return forbidden();
+        }
+    }
+    let log = Log {
+        seq: 0,
+        sid: sid::generate(Prefix::Log),
+        account_sid: site.account_sid.clone(),
+        service_sid: site.service_sid.clone(),
+        environment_sid: site.environment_sid.clone(),
+        build_sid: site.build_sid.clone(),
+        deployment_sid: site.deployment_sid.clone(),
+        function_sid: Some(file.container_sid.clone()),
+        request_sid: request_sid.clone(),
+        level: "error".to_owned(),
+        message: logs::NOT_EXECUTED.to_owned(),
+        date_created: crate::clock::now(),
+    };
+    if let Err(err) = state.store.create_log(&log).await {
+        tracing::error!(error = %err, "cannot write function log");
+    }
+    let mut response = plain(
+        StatusCode::NOT_IMPLEMENTED,
+        "Function execution is not supported by depot\n",
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_sid) {
+        response.headers_mut().insert("twilio-request-id", value);
+    }
+    response
+}
+
+/// Largest body read to check a signature over form parameters.
+const MAX_SIGNED_BODY: usize = 1 << 20;
+
+/// Whether the request carries a valid `X-Twilio-Signature` for the site's account.
+async fn signed(state: &AppState, site: &SiteView, req: &Parts, body: Option<&[u8]>) -> bool {
+    let Some(signature) = req
+        .headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let token = match state
+        .accounts
+        .lookup(state.store.as_ref(), &site.account_sid)
+        .await
+    {
+        Ok(Some(account)) => account.auth_token,
+        _ => return false,
+    };
+    let host = req
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let target = req
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let is_form = req
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form: Option<Vec<(String, String)>> = match body {
+        Some(bytes) if is_form && req.method == Method::POST => Some(
+            form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ),
+        _ => None,
+    };
+    let request = signature::SignedRequest {
+        host,
+        target,
+        form: form.as_deref(),
+        body: if form.is_some() { None } else { body },
+        signature,
+    };
+    signature::is_valid(&token, &request)
+}
+
+/// OPTIONS on a servable path (COMPAT §11.5).
+fn preflight() -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since, User-Agent",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("ETag"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    response
+}
+
+/// A short plain-text answer: the host never answers with API JSON.
+pub fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut response = (status, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn not_found() -> Response {
+    plain(StatusCode::NOT_FOUND, "Not Found\n")
+}
+
+fn forbidden() -> Response {
+    plain(StatusCode::FORBIDDEN, "Forbidden\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_domains_are_recognised() {
+        for host in [
+            "my-app-1234.localhost",
+            "my-app-1234-dev.localhost",
+            "A-0000-X.LOCALHOST",
+        ] {
+            assert!(
+                looks_like_environment_domain(&host.to_ascii_lowercase(), "localhost"),
+                "{host}"
+            );
+        }
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "my-app.localhost",
+            "-1234.localhost",
+            "a-123.localhost",
+            "a-1234-.localhost",
+            "a-1234.example.com",
+            "a_b-1234.localhost",
+        ] {
+            assert!(!looks_like_environment_domain(host, "localhost"), "{host}");
+        }
+    }
+
+    #[test]
+    fn ports_are_ignored() {
+        assert_eq!(
+            host_without_port("a-1234.localhost:4000"),
+            "a-1234.localhost"
+        );
+        assert_eq!(host_without_port("a-1234.localhost"), "a-1234.localhost");
+        assert_eq!(host_without_port("[::1]:80"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+    }
+}
