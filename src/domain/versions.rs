@@ -130,12 +130,16 @@ pub async fn create(
     if size_limit(&state.config.limits, kind, visibility).is_some_and(|max| staged.size > max) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let content_type = part_type.unwrap_or_else(|| {
-        mime_guess::from_path(&path)
-            .first_raw()
-            .unwrap_or("application/octet-stream")
-            .to_owned()
-    });
+    // `application/octet-stream` is what clients send when they could not tell (curl's
+    // default for `-F Content=@file`), so the path's extension is the better guess then.
+    let content_type = part_type
+        .filter(|t| !t.eq_ignore_ascii_case("application/octet-stream"))
+        .unwrap_or_else(|| {
+            mime_guess::from_path(&path)
+                .first_raw()
+                .unwrap_or("application/octet-stream")
+                .to_owned()
+        });
     let size = i64::try_from(staged.size).unwrap_or(i64::MAX);
     let sha256 = staged.keep().await.map_err(ApiError::internal)?;
     let version = Version {
