@@ -85,6 +85,21 @@ pub async fn create_environment(
                     .as_deref()
                     .unwrap_or("")
                     .to_ascii_lowercase();
+                // Checked first so that a clash inside the service is reported as such, not
+                // as the domain clash it also causes.
+                let taken: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM environments WHERE service_sid = ? \
+                     AND (unique_name = ? OR suffix_key = ?))",
+                )
+                .bind(&e.service_sid)
+                .bind(&e.unique_name)
+                .bind(&suffix_key)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(map_err)?;
+                if taken {
+                    return Err(StoreError::Conflict(super::Unique::EnvironmentName));
+                }
                 let sql = format!(
                     "INSERT INTO environments (sid, account_sid, service_sid, build_sid, \
                      unique_name, domain_suffix, suffix_key, domain_name, date_created, \

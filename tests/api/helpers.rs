@@ -344,3 +344,156 @@ impl TestApp {
             .unwrap_or(0)
     }
 }
+
+/// A file to deploy: path, visibility, content type, bytes; `function` for Function Versions.
+pub struct Deployable<'a> {
+    pub path: &'a str,
+    pub visibility: &'a str,
+    pub content_type: &'a str,
+    pub data: &'a [u8],
+    pub function: bool,
+}
+
+pub fn asset_file<'a>(path: &'a str, content_type: &'a str, data: &'a [u8]) -> Deployable<'a> {
+    Deployable {
+        path,
+        visibility: "public",
+        content_type,
+        data,
+        function: false,
+    }
+}
+
+/// What [`TestApp::deploy`] made.
+pub struct Deployed {
+    pub service: String,
+    pub environment: String,
+    pub domain: String,
+    pub build: String,
+}
+
+impl TestApp {
+    /// Uploads one version of `file` into a new Asset or Function; returns the version SID.
+    pub async fn version(&self, service: &str, file: &Deployable<'_>) -> String {
+        let (collection, name) = if file.function {
+            ("Functions", "f")
+        } else {
+            ("Assets", "a")
+        };
+        let created = self
+            .post(
+                &format!("/v1/Services/{service}/{collection}"),
+                &[("FriendlyName", name)],
+            )
+            .await;
+        let container = created.body["sid"].as_str().unwrap().to_owned();
+        let body = multipart_body(&[
+            PartSpec {
+                name: "Path",
+                filename: None,
+                content_type: None,
+                data: file.path.as_bytes(),
+            },
+            PartSpec {
+                name: "Visibility",
+                filename: None,
+                content_type: None,
+                data: file.visibility.as_bytes(),
+            },
+            PartSpec {
+                name: "Content",
+                filename: Some("c"),
+                content_type: Some(file.content_type),
+                data: file.data,
+            },
+        ]);
+        let uploaded = self
+            .upload_raw(
+                &format!("/v1/Services/{service}/{collection}/{container}/Versions"),
+                body,
+            )
+            .await;
+        assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+        uploaded.body["sid"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a build of `files` in `service` and waits until it is no longer building.
+    pub async fn build(&self, service: &str, files: &[Deployable<'_>]) -> (String, String) {
+        let mut form = Vec::new();
+        for file in files {
+            let sid = self.version(service, file).await;
+            let key = if file.function {
+                "FunctionVersions"
+            } else {
+                "AssetVersions"
+            };
+            form.push((key, sid));
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let created = self
+            .post(&format!("/v1/Services/{service}/Builds"), &form)
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let sid = created.body["sid"].as_str().unwrap().to_owned();
+        let status = self.wait_build(service, &sid).await;
+        (sid, status)
+    }
+
+    /// Polls Build Status until it leaves `building`.
+    pub async fn wait_build(&self, service: &str, build: &str) -> String {
+        for _ in 0..200 {
+            let status = self
+                .get(&format!("/v1/Services/{service}/Builds/{build}/Status"))
+                .await;
+            let value = status.body["status"].as_str().unwrap().to_owned();
+            if value != "building" {
+                return value;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("build {build} still building");
+    }
+
+    /// A service, an environment and a completed build of `files`, deployed.
+    pub async fn deploy(&self, files: &[Deployable<'_>]) -> Deployed {
+        let service = self.service("site").await;
+        let environment = self
+            .post(
+                &format!("/v1/Services/{service}/Environments"),
+                &[("UniqueName", "dev-environment"), ("DomainSuffix", "dev")],
+            )
+            .await;
+        let domain = environment.body["domain_name"].as_str().unwrap().to_owned();
+        let environment = environment.body["sid"].as_str().unwrap().to_owned();
+        let (build, status) = self.build(&service, files).await;
+        assert_eq!(status, "completed");
+        let deployed = self
+            .post(
+                &format!("/v1/Services/{service}/Environments/{environment}/Deployments"),
+                &[("BuildSid", build.as_str())],
+            )
+            .await;
+        assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.body);
+        Deployed {
+            service,
+            environment,
+            domain,
+            build,
+        }
+    }
+
+    /// A request to the asset host for `domain`.
+    pub fn host(&self, method: Method, domain: &str, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("Host", domain)
+    }
+}
+
+impl TestApp {
+    /// The database, opened beside the server, as another depot process would.
+    pub async fn store(&self) -> std::sync::Arc<dyn depot::store::Store> {
+        let url = format!("sqlite://{}", self.dir.path().join("depot.db").display());
+        depot::store::open(&url).await.unwrap()
+    }
+}
