@@ -1,0 +1,6 @@
+// A standard Twilio Function handler. depot stores it but does not execute it.
+exports.handler = function (context, event, callback) {
+  const twiml = new Twilio.twiml.MessagingResponse();
+  twiml.message(`${context.GREETING || 'hello'} from depot`);
+  callback(null, twiml);
+};
