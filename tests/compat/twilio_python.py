@@ -9,6 +9,7 @@ import sys
 
 import requests
 from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 URL = os.environ["DEPOT_URL"]
@@ -133,12 +134,51 @@ def versions(c, service):
     check(content.content == code, "function version content")
 
 
+def hosting(c):
+    """Builds and deploys through the twilio package, then fetches a protected asset signed
+    with its RequestValidator."""
+    service = c.serverless.v1.services.create(unique_name="compat-host", friendly_name="Host")
+    svc = c.serverless.v1.services(service.sid)
+    public = svc.assets.create(friendly_name="/hello.txt")
+    secret = svc.assets.create(friendly_name="/admin.html")
+    v1 = upload(service.sid, "Assets", public.sid, "/hello.txt", "public", "hello.txt", b"hello", "text/plain")
+    v2 = upload(service.sid, "Assets", secret.sid, "/admin.html", "protected", "admin.html", b"<b>admin</b>",
+                "text/html")
+    build = svc.builds.create(asset_versions=[v1["sid"], v2["sid"]], runtime="node24",
+                              dependencies='[{"name":"twilio","version":"^4.0.0"}]')
+    check(build.status == "building" and build.runtime == "node24", "build created")
+    for _ in range(200):
+        status = svc.builds(build.sid).build_status().fetch().status
+        if status != "building":
+            break
+    check(status == "completed", f"build completed, got {status}")
+    env = svc.environments.create(unique_name="dev-environment", domain_suffix="dev")
+    check(env.domain_suffix == "dev" and env.build_sid is None, "environment created")
+    deployment = svc.environments(env.sid).deployments.create(build_sid=build.sid)
+    check(deployment.build_sid == build.sid, "deployment created")
+    check(svc.environments(env.sid).fetch().build_sid == build.sid, "environment points at build")
+    svc.environments(env.sid).variables.create(key="GREETING", value="hi")
+    check([v.key for v in svc.environments(env.sid).variables.list()] == ["GREETING"], "variables")
+
+    port = URL.rsplit(":", 1)[1]
+    host = f"{env.domain_name}:{port}"
+    got = requests.get(f"{URL}/hello.txt", headers={"Host": host})
+    check(got.status_code == 200 and got.content == b"hello", "public asset served")
+    unsigned = requests.get(f"{URL}/admin.html", headers={"Host": host})
+    check(unsigned.status_code == 403, "protected asset refused without signature")
+    signature = RequestValidator(TOKEN).compute_signature(f"http://{host}/admin.html?x=1", {})
+    signed = requests.get(f"{URL}/admin.html?x=1", headers={"Host": host, "X-Twilio-Signature": signature})
+    check(signed.status_code == 200 and signed.content == b"<b>admin</b>", "protected asset with signature")
+    svc.delete()
+
+
 def main():
     c = client()
     service = services(c)
     seed_operations(c, service)
     paging(c, service)
     versions(c, service)
+    hosting(c)
     c.serverless.v1.services(service.sid).delete()
     try:
         c.serverless.v1.services(service.sid).fetch()
