@@ -44,17 +44,20 @@ pub fn host_without_port(host: &str) -> &str {
 }
 
 fn looks_like_environment_domain(host: &str, host_domain: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    let Some(label) = host
-        .strip_suffix(host_domain)
-        .and_then(|rest| rest.strip_suffix('.'))
-    else {
+    // Case-insensitive suffix match without allocating: this runs for every request.
+    let Some(split) = host.len().checked_sub(host_domain.len() + 1) else {
         return false;
     };
+    let (Some(label), Some(rest)) = (host.get(..split), host.get(split..)) else {
+        return false;
+    };
+    if !rest.starts_with('.') || !rest[1..].eq_ignore_ascii_case(host_domain) {
+        return false;
+    }
     let bytes = label.as_bytes();
     let charset_ok = bytes
         .iter()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-');
     if !charset_ok || !bytes.first().is_some_and(u8::is_ascii_alphanumeric) {
         return false;
     }
@@ -74,8 +77,13 @@ pub async fn serve(state: &AppState, req: Request) -> Response {
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(|h| host_without_port(h).to_ascii_lowercase())
+        .map(host_without_port)
         .unwrap_or_default();
+    let domain = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(domain.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(domain)
+    };
     let site = match state.sites.get(state, &domain).await {
         Ok(Some(site)) => site,
         Ok(None) => return not_found(),

@@ -136,11 +136,23 @@ struct SiteMap {
     sites: HashMap<String, Option<Arc<SiteView>>>,
 }
 
+/// Content is keyed by the first 64 bits of its SHA-256 (no allocation per lookup); the full
+/// hash is kept beside the bytes and compared.
+type ContentKey = (u64, &'static str);
+
 #[derive(Default)]
 struct ContentMap {
-    entries: HashMap<(String, &'static str), Bytes>,
-    order: VecDeque<(String, &'static str)>,
+    entries: HashMap<ContentKey, (String, Bytes)>,
+    order: VecDeque<ContentKey>,
     bytes: u64,
+}
+
+fn content_key(sha256: &str, key: &'static str) -> ContentKey {
+    let prefix = sha256
+        .get(..16)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .unwrap_or(0);
+    (prefix, key)
 }
 
 /// Site manifests and file contents, shared by all requests.
@@ -207,7 +219,10 @@ impl Sites {
     /// Cached content of `sha256` in encoding `key` (`""` for identity).
     pub fn cached(&self, sha256: &str, key: &'static str) -> Option<Bytes> {
         let content = self.content.read().ok()?;
-        content.entries.get(&(sha256.to_owned(), key)).cloned()
+        match content.entries.get(&content_key(sha256, key)) {
+            Some((full, bytes)) if full == sha256 => Some(bytes.clone()),
+            _ => None,
+        }
     }
 
     /// Whether content of `size` bytes is worth keeping in memory.
@@ -224,7 +239,7 @@ impl Sites {
         let Ok(mut content) = self.content.write() else {
             return;
         };
-        let id = (sha256.to_owned(), key);
+        let id = content_key(sha256, key);
         if content.entries.contains_key(&id) {
             return;
         }
@@ -232,12 +247,12 @@ impl Sites {
             let Some(oldest) = content.order.pop_front() else {
                 break;
             };
-            if let Some(evicted) = content.entries.remove(&oldest) {
+            if let Some((_, evicted)) = content.entries.remove(&oldest) {
                 content.bytes -= evicted.len() as u64;
             }
         }
         content.bytes += size;
-        content.order.push_back(id.clone());
-        content.entries.insert(id, data);
+        content.order.push_back(id);
+        content.entries.insert(id, (sha256.to_owned(), data));
     }
 }

@@ -29,23 +29,22 @@ mod versions;
 use crate::error::{ApiError, InternalErrorLogged};
 pub use crate::AppState;
 
-/// The whole application: health, host dispatch, API.
+/// The whole application: health, host dispatch, API. The asset host sits outside the
+/// API's tracing and error layers: its hot path carries nothing it does not need.
 pub fn app(state: AppState) -> Router {
-    let api = api_router(state.clone());
-    let entry = Entry { state, api };
-    Router::new()
-        .fallback(dispatch)
-        .with_state(entry)
+    let api = api_router(state.clone())
         .layer(middleware::from_fn(log_internal_errors))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(
-                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG),
                 )
                 .on_response(
                     tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
                 ),
-        )
+        );
+    let entry = Entry { state, api };
+    Router::new().fallback(dispatch).with_state(entry)
 }
 
 #[derive(Clone)]
@@ -218,10 +217,10 @@ fn twilio_method_not_allowed(response: Response) -> Response {
 /// Logs an internal error once, inside the request's span; the client saw a generic message.
 async fn log_internal_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().clone();
     let response = next.run(req).await;
     if let Some(InternalErrorLogged(detail)) = response.extensions().get::<InternalErrorLogged>() {
-        tracing::error!(%method, %path, error = %detail, "request failed");
+        tracing::error!(%method, path = %uri.path(), error = %detail, "request failed");
     }
     response
 }
