@@ -299,7 +299,7 @@ impl Store for SqliteStore {
     async fn upsert_account(&self, account: &Account) -> StoreResult<()> {
         let account = account.clone();
         self.writer
-            .write(move |conn| {
+            .write_one(move |conn| {
                 Box::pin(async move {
                     sqlx::query(
                         "INSERT INTO accounts (sid, auth_token, date_created) VALUES (?, ?, ?) \
@@ -413,7 +413,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Service> {
         let (sid, patch) = (sid.to_owned(), patch.clone());
         self.writer
-            .write(move |conn| {
+            .write_one(move |conn| {
                 Box::pin(async move {
                     let sql = format!(
                         "UPDATE services SET friendly_name = COALESCE(?, friendly_name), \
@@ -438,7 +438,7 @@ impl Store for SqliteStore {
     async fn delete_service(&self, sid: &str) -> StoreResult<()> {
         let sid = sid.to_owned();
         self.writer
-            .write(move |conn| {
+            .write_one(move |conn| {
                 Box::pin(async move {
                     let done = sqlx::query("DELETE FROM services WHERE sid = ?")
                         .bind(&sid)
@@ -461,7 +461,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Container> {
         let container = container.clone();
         self.writer
-            .write(move |conn| {
+            .write_one(move |conn| {
                 Box::pin(async move {
                     let sql = format!(
                         "INSERT INTO {} (sid, account_sid, service_sid, friendly_name, \
@@ -531,7 +531,7 @@ impl Store for SqliteStore {
         let (service_sid, sid) = (service_sid.to_owned(), sid.to_owned());
         let friendly_name = friendly_name.to_owned();
         self.writer
-            .write(move |conn| {
+            .write_one(move |conn| {
                 Box::pin(async move {
                     let sql = format!(
                         "UPDATE {} SET friendly_name = ?, date_updated = ? \
@@ -586,7 +586,7 @@ impl Store for SqliteStore {
     async fn create_version(&self, kind: ContainerKind, version: &Version) -> StoreResult<Version> {
         let version = version.clone();
         self.writer
-            .write(move |conn| {
+            .write_one(move |conn| {
                 Box::pin(async move {
                     let (table, parent) = version_table(kind);
                     let sql = format!(

@@ -163,7 +163,7 @@ async fn delete_row(
 ) -> StoreResult<()> {
     let (parent, sid) = (parent.to_owned(), sid.to_owned());
     writer
-        .write(move |conn| {
+        .write_one(move |conn| {
             Box::pin(async move {
                 let sql = format!("DELETE FROM {table} WHERE sid = ? AND {parent_column} = ?");
                 let done = sqlx::query(&sql)
@@ -341,7 +341,7 @@ pub async fn finish_build(
         failure.map(str::to_owned),
     );
     writer
-        .write(move |conn| {
+        .write_one(move |conn| {
             Box::pin(async move {
                 sqlx::query(
                     "UPDATE builds SET status = ?, failure = ?, date_updated = ? \
@@ -411,7 +411,7 @@ pub async fn build_using(
 pub async fn record_encoding(writer: &Writer, encoded: &Encoded) -> StoreResult<()> {
     let e = encoded.clone();
     writer
-        .write(move |conn| {
+        .write_one(move |conn| {
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO encodings (sha256, encoding, size) VALUES (?, ?, ?) \
@@ -527,7 +527,7 @@ pub async fn list_deployments(
 pub async fn create_variable(writer: &Writer, variable: &Variable) -> StoreResult<Variable> {
     let v = variable.clone();
     writer
-        .write(move |conn| {
+        .write_one(move |conn| {
             Box::pin(async move {
                 let sql = format!(
                     "INSERT INTO variables (sid, account_sid, service_sid, environment_sid, key, \
@@ -590,7 +590,7 @@ pub async fn update_variable(
     let (environment_sid, sid) = (environment_sid.to_owned(), sid.to_owned());
     let (key, value) = (key.map(str::to_owned), value.map(str::to_owned));
     writer
-        .write(move |conn| {
+        .write_one(move |conn| {
             Box::pin(async move {
                 let sql = format!(
                     "UPDATE variables SET key = COALESCE(?, key), value = COALESCE(?, value), \
@@ -618,7 +618,7 @@ pub async fn delete_variable(writer: &Writer, environment_sid: &str, sid: &str) 
 pub async fn create_log(writer: &Writer, log: &Log) -> StoreResult<Log> {
     let l = log.clone();
     writer
-        .write(move |conn| {
+        .write_one(move |conn| {
             Box::pin(async move {
                 let sql = format!(
                     "INSERT INTO logs (sid, account_sid, service_sid, environment_sid, build_sid, \

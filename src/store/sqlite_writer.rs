@@ -1,9 +1,10 @@
 //! Group commit for SQLite: one task owns the only writing connection and runs every queued
 //! write of a moment in one transaction, so N concurrent writes cost one fsync instead of N.
 //!
-//! Each write runs inside its own SAVEPOINT: a write that fails is rolled back alone and the
-//! others still commit. No caller hears "done" before the COMMIT that holds its write has
-//! returned, so an acknowledged write is on disk (`synchronous = FULL`).
+//! A write of several statements runs inside its own SAVEPOINT, so a write that fails is
+//! rolled back alone and the others still commit; a single statement needs none, since SQLite
+//! undoes a failed statement by itself. No caller hears "done" before the COMMIT that holds
+//! its write has returned, so an acknowledged write is on disk (`synchronous = FULL`).
 
 use futures_util::future::BoxFuture;
 use sqlx::sqlite::SqliteConnection;
@@ -17,8 +18,14 @@ const MAX_BATCH: usize = 512;
 
 /// Called once the batch's COMMIT finished: `Ok` when it committed.
 type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job =
+type JobFn =
     Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Deliver)> + Send>;
+
+struct Job {
+    run: JobFn,
+    /// Several statements: needs a SAVEPOINT to fail alone.
+    several: bool,
+}
 
 /// Handle to the writer task.
 #[derive(Clone)]
@@ -34,8 +41,8 @@ impl Writer {
         Writer { jobs }
     }
 
-    /// Runs `work` on the writing connection, inside the current batch, and returns its result
-    /// once the batch has committed.
+    /// Runs `work`, which may run several statements, on the writing connection inside the
+    /// current batch, and returns its result once the batch has committed.
     pub async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -43,8 +50,29 @@ impl Writer {
             + Send
             + 'static,
     {
+        self.submit(work, true).await
+    }
+
+    /// Like [`Writer::write`] for `work` that runs exactly one statement.
+    pub async fn write_one<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        self.submit(work, false).await
+    }
+
+    async fn submit<T, F>(&self, work: F, several: bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let run: JobFn = Box::new(move |conn| {
             Box::pin(async move {
                 let result = work(conn).await;
                 let ok = result.is_ok();
@@ -59,7 +87,7 @@ impl Writer {
             })
         });
         self.jobs
-            .send(job)
+            .send(Job { run, several })
             .await
             .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
         answer
@@ -102,18 +130,20 @@ async fn run_batch(
     let mut delivers = Vec::with_capacity(batch.len());
     exec(conn, "BEGIN IMMEDIATE").await?;
     for job in batch.drain(..) {
-        if let Err(message) = exec(conn, "SAVEPOINT job").await {
-            let _ = exec(conn, "ROLLBACK").await;
-            return Err(message);
+        if job.several {
+            if let Err(message) = exec(conn, "SAVEPOINT job").await {
+                let _ = exec(conn, "ROLLBACK").await;
+                return Err(message);
+            }
         }
-        let (ok, deliver) = job(conn).await;
-        let end = if ok {
-            exec(conn, "RELEASE job").await
-        } else {
-            match exec(conn, "ROLLBACK TO job").await {
+        let (ok, deliver) = (job.run)(conn).await;
+        let end = match (job.several, ok) {
+            (false, _) => Ok(()),
+            (true, true) => exec(conn, "RELEASE job").await,
+            (true, false) => match exec(conn, "ROLLBACK TO job").await {
                 Ok(()) => exec(conn, "RELEASE job").await,
                 Err(message) => Err(message),
-            }
+            },
         };
         delivers.push(deliver);
         if let Err(message) = end {
