@@ -11,7 +11,7 @@ use crate::domain::{services, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::{Form, PathParams, Query};
 use crate::http::json;
-use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::http::pagination::{respond, Paging};
 use crate::store::{BuildDetail, Version};
 use crate::AppState;
 
@@ -108,13 +108,9 @@ pub async fn list_build(
     let paging = Paging::from_query(&query)?;
     let page = domain::list(&state, &service, paging.request()).await?;
     let list_url = format!("{}/v1/Services/{}/Builds?", ctx.base, service.sid);
-    let meta = Meta::build("builds", &list_url, &paging, &page, |d| d.build.seq);
-    let items = page
-        .items
-        .iter()
-        .map(|d| BuildBody::new(&ctx.base, d))
-        .collect();
-    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+    Ok(respond("builds", &list_url, &paging, &page, |d| {
+        BuildBody::new(&ctx.base, d)
+    }))
 }
 
 pub async fn create_build(

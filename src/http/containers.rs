@@ -10,7 +10,7 @@ use crate::domain::{containers as domain, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::Params;
 use crate::http::json;
-use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::http::pagination::{respond, Paging};
 use crate::store::{Container, ContainerKind};
 use crate::AppState;
 
@@ -76,13 +76,9 @@ pub async fn list(
     let paging = Paging::from_query(query)?;
     let page = domain::list(state, kind, &service, paging.request()).await?;
     let list_url = format!("{}/v1/Services/{}/{segment}?", ctx.base, service.sid);
-    let meta = Meta::build(key, &list_url, &paging, &page, |c| c.seq);
-    let items = page
-        .items
-        .iter()
-        .map(|c| ContainerBody::new(&ctx.base, kind, c))
-        .collect();
-    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+    Ok(respond(key, &list_url, &paging, &page, |c| {
+        ContainerBody::new(&ctx.base, kind, c)
+    }))
 }
 
 pub async fn create(

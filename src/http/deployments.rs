@@ -10,7 +10,7 @@ use crate::domain::{deployments as domain, environments, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::{Form, PathParams, Query};
 use crate::http::json;
-use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::http::pagination::{respond, Paging};
 use crate::store::Deployment;
 use crate::AppState;
 
@@ -59,13 +59,9 @@ pub async fn list_deployment(
         "{}/v1/Services/{}/Environments/{}/Deployments?",
         ctx.base, service.sid, environment.sid
     );
-    let meta = Meta::build("deployments", &list_url, &paging, &page, |d| d.seq);
-    let items = page
-        .items
-        .iter()
-        .map(|d| DeploymentBody::new(&ctx.base, d))
-        .collect();
-    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+    Ok(respond("deployments", &list_url, &paging, &page, |d| {
+        DeploymentBody::new(&ctx.base, d)
+    }))
 }
 
 pub async fn create_deployment(

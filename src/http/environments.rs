@@ -11,7 +11,7 @@ use crate::domain::{environments as domain, services, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::{Form, PathParams, Query};
 use crate::http::json;
-use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::http::pagination::{respond, Paging};
 use crate::store::Environment;
 use crate::AppState;
 
@@ -74,13 +74,9 @@ pub async fn list_environment(
     let paging = Paging::from_query(&query)?;
     let page = domain::list(&state, &service, paging.request()).await?;
     let list_url = format!("{}/v1/Services/{}/Environments?", ctx.base, service.sid);
-    let meta = Meta::build("environments", &list_url, &paging, &page, |e| e.seq);
-    let items = page
-        .items
-        .iter()
-        .map(|e| EnvironmentBody::new(&ctx.base, e))
-        .collect();
-    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+    Ok(respond("environments", &list_url, &paging, &page, |e| {
+        EnvironmentBody::new(&ctx.base, e)
+    }))
 }
 
 pub async fn create_environment(

@@ -10,7 +10,7 @@ use crate::domain::{environments, logs as domain, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::{PathParams, Query};
 use crate::http::json;
-use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::http::pagination::{respond, Paging};
 use crate::store::Log;
 use crate::AppState;
 
@@ -87,13 +87,9 @@ pub async fn list_log(
         environment.sid,
         filter_query(&query)
     );
-    let meta = Meta::build("logs", &list_url, &paging, &page, |l| l.seq);
-    let items = page
-        .items
-        .iter()
-        .map(|l| LogBody::new(&ctx.base, l))
-        .collect();
-    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+    Ok(respond("logs", &list_url, &paging, &page, |l| {
+        LogBody::new(&ctx.base, l)
+    }))
 }
 
 pub async fn fetch_log(

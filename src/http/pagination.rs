@@ -10,7 +10,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::error::ApiError;
 use crate::http::extract::Params;
-use crate::store::{Cursor, Page, PageRequest};
+use crate::store::{Cursor, Page, PageRequest, Positioned};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 1000;
@@ -115,12 +115,11 @@ pub struct Meta {
 impl Meta {
     /// `list_url` is `{base}{path}?{filters}` (ending in `?` or `&`); `first_seq`/`last_seq`
     /// are the positions of the page's first and last rows.
-    pub fn build<T>(
+    pub fn build<T: Positioned>(
         key: &'static str,
         list_url: &str,
         paging: &Paging,
         page: &Page<T>,
-        seq: impl Fn(&T) -> i64,
     ) -> Meta {
         let ps = paging.size;
         let at = |page_no: u64, token: Option<String>| match token {
@@ -130,7 +129,7 @@ impl Meta {
         let next_page_url = match (page.has_next, page.items.last()) {
             (true, Some(last)) => Some(at(
                 paging.page.saturating_add(1),
-                encode_token(Cursor::After(seq(last))),
+                encode_token(Cursor::After(last.seq())),
             )),
             _ => None,
         };
@@ -141,7 +140,7 @@ impl Meta {
                 p - 1,
                 page.items
                     .first()
-                    .and_then(|first| encode_token(Cursor::Before(seq(first)))),
+                    .and_then(|first| encode_token(Cursor::Before(first.seq()))),
             )),
         };
         Meta {
@@ -154,6 +153,20 @@ impl Meta {
             url: at(paging.page, paging.token.clone()),
         }
     }
+}
+
+/// A list page as a 200 response: `key` names the list, `list_url` is
+/// `{base}{path}?{filters}` and `render` turns each row into its resource body.
+pub fn respond<'a, T: Positioned, B: Serialize>(
+    key: &'static str,
+    list_url: &str,
+    paging: &Paging,
+    page: &'a Page<T>,
+    render: impl Fn(&'a T) -> B,
+) -> axum::response::Response {
+    let meta = Meta::build(key, list_url, paging, page);
+    let items = page.items.iter().map(render).collect();
+    crate::http::json(axum::http::StatusCode::OK, &ListBody { items, meta })
 }
 
 /// `{<key>: items, "meta": meta}`: exactly the two keys of COMPAT §3.1.
@@ -174,6 +187,12 @@ impl<T: Serialize> Serialize for ListBody<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Positioned for i64 {
+        fn seq(&self) -> i64 {
+            *self
+        }
+    }
 
     fn paging(query: &str) -> Result<Paging, ApiError> {
         Paging::from_query(&Params::parse(query.as_bytes()))
@@ -233,7 +252,7 @@ mod tests {
             items: vec![5i64, 6],
             has_next: true,
         };
-        let meta = Meta::build("assets", "http://h/v1/X?", &p, &page, |s| *s);
+        let meta = Meta::build("assets", "http://h/v1/X?", &p, &page);
         assert_eq!(meta.first_page_url, "http://h/v1/X?PageSize=2&Page=0");
         assert_eq!(meta.url, "http://h/v1/X?PageSize=2&Page=2&PageToken=PTYTQ");
         let next = meta.next_page_url.unwrap();
@@ -249,7 +268,7 @@ mod tests {
             items: vec![1i64],
             has_next: false,
         };
-        let meta = Meta::build("services", "http://h/v1/Services?", &p, &page, |s| *s);
+        let meta = Meta::build("services", "http://h/v1/Services?", &p, &page);
         assert_eq!(meta.next_page_url, None);
         assert_eq!(meta.previous_page_url, None);
     }

@@ -11,7 +11,7 @@ use crate::domain::{names, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::{Form, PathParams, Query};
 use crate::http::json;
-use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::http::pagination::{respond, Paging};
 use crate::store::Service;
 use crate::AppState;
 
@@ -71,13 +71,9 @@ pub async fn list_service(
     let paging = Paging::from_query(&query)?;
     let page = domain::list(&state, &ctx, paging.request()).await?;
     let list_url = format!("{}/v1/Services?", ctx.base);
-    let meta = Meta::build("services", &list_url, &paging, &page, |s| s.seq);
-    let items = page
-        .items
-        .iter()
-        .map(|s| ServiceBody::new(&ctx.base, s))
-        .collect();
-    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+    Ok(respond("services", &list_url, &paging, &page, |s| {
+        ServiceBody::new(&ctx.base, s)
+    }))
 }
 
 pub async fn create_service(

@@ -11,7 +11,7 @@ use crate::domain::{environments, variables as domain, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::{Form, PathParams, Query};
 use crate::http::json;
-use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::http::pagination::{respond, Paging};
 use crate::store::Variable;
 use crate::AppState;
 
@@ -62,13 +62,9 @@ pub async fn list_variable(
         "{}/v1/Services/{}/Environments/{}/Variables?",
         ctx.base, service.sid, environment.sid
     );
-    let meta = Meta::build("variables", &list_url, &paging, &page, |v| v.seq);
-    let items = page
-        .items
-        .iter()
-        .map(|v| VariableBody::new(&ctx.base, v))
-        .collect();
-    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+    Ok(respond("variables", &list_url, &paging, &page, |v| {
+        VariableBody::new(&ctx.base, v)
+    }))
 }
 
 pub async fn create_variable(

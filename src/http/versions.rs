@@ -11,7 +11,7 @@ use crate::domain::{containers, versions, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::Params;
 use crate::http::json;
-use crate::http::pagination::{ListBody, Meta, Paging};
+use crate::http::pagination::{respond, Paging};
 use crate::http::uploads;
 use crate::store::{ContainerKind, Version};
 use crate::AppState;
@@ -96,13 +96,9 @@ pub async fn list(
         "{}/v1/Services/{}/{segment}/{}/Versions?",
         ctx.base, service.sid, container.sid
     );
-    let meta = Meta::build(key, &list_url, &paging, &page, |v| v.seq);
-    let items = page
-        .items
-        .iter()
-        .map(|v| VersionBody::new(&ctx.base, kind, v))
-        .collect();
-    Ok(json(StatusCode::OK, &ListBody { items, meta }))
+    Ok(respond(key, &list_url, &paging, &page, |v| {
+        VersionBody::new(&ctx.base, kind, v)
+    }))
 }
 
 pub async fn fetch(

@@ -127,6 +127,38 @@ pub struct Version {
     pub date_created: i64,
 }
 
+/// Rows that know their position in list order: the keyset that page tokens point into.
+pub trait Positioned {
+    fn seq(&self) -> i64;
+}
+
+macro_rules! positioned {
+    ($($row:ty),*) => {
+        $(impl Positioned for $row {
+            fn seq(&self) -> i64 {
+                self.seq
+            }
+        })*
+    };
+}
+
+positioned!(
+    Service,
+    Container,
+    Version,
+    Environment,
+    Build,
+    Deployment,
+    Variable,
+    Log
+);
+
+impl Positioned for BuildDetail {
+    fn seq(&self) -> i64 {
+        self.build.seq
+    }
+}
+
 /// How a path addresses a Service: by SID or by unique name (COMPAT §2.6).
 #[derive(Debug, Clone, Copy)]
 pub enum ServiceKey<'a> {

@@ -16,8 +16,8 @@ use super::sqlite_deploy as deploy;
 use super::sqlite_writer::Writer;
 use super::{
     Account, Build, BuildDetail, BuildQuota, Container, ContainerKind, Deployment, Encoded,
-    Environment, Log, LogFilter, Service, ServiceKey, ServicePatch, Site, Store, StoreError,
-    StoreResult, Unique, Variable, Version,
+    Environment, Log, LogFilter, Positioned, Service, ServiceKey, ServicePatch, Site, Store,
+    StoreError, StoreResult, Unique, Variable, Version,
 };
 
 /// SQLite store; see the module docs for its connection layout.
@@ -156,7 +156,7 @@ async fn list_page<T>(
     page: PageRequest,
 ) -> StoreResult<Page<T>>
 where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + HasSeq,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + Positioned,
 {
     let condition: &'static str = match scope_column {
         "account_sid" => "account_sid = ",
@@ -181,7 +181,7 @@ pub(super) async fn list_rows<T>(
     page: PageRequest,
 ) -> StoreResult<Page<T>>
 where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + HasSeq,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin + Positioned,
 {
     let size = i64::from(page.size);
     // "Forward" is list order; `Before` reads backwards and flips the page.
@@ -239,59 +239,6 @@ where
         }
     };
     Ok(Page { items, has_next })
-}
-
-/// Rows that know their position in list order.
-pub trait HasSeq {
-    fn seq(&self) -> i64;
-}
-
-impl HasSeq for Service {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
-impl HasSeq for Environment {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
-impl HasSeq for Build {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
-impl HasSeq for Deployment {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
-impl HasSeq for Variable {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
-impl HasSeq for Log {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
-impl HasSeq for Version {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-}
-
-impl HasSeq for Container {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
 }
 
 #[async_trait]
