@@ -48,6 +48,7 @@ pub async fn suite(store: &dyn Store) {
     services(store).await;
     containers_and_paging(store).await;
     versions(store).await;
+    deploy_side(store).await;
     cascade(store).await;
 }
 
@@ -287,6 +288,301 @@ async fn versions(store: &dyn Store) {
         Err(StoreError::NotFound)
     ));
     assert!(store.referenced_blobs().await.unwrap().is_empty());
+}
+
+fn environment(svc: &Service, name: &str, suffix: Option<&str>) -> Environment {
+    Environment {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Environment),
+        account_sid: ACCOUNT.into(),
+        service_sid: svc.sid.clone(),
+        build_sid: None,
+        unique_name: name.into(),
+        domain_suffix: suffix.map(str::to_owned),
+        domain_name: format!("{}-{}.localhost", svc.domain_base, suffix.unwrap_or("none")),
+        date_created: 10,
+        date_updated: 10,
+    }
+}
+
+fn build(svc: &Service, now: i64) -> Build {
+    Build {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Build),
+        account_sid: ACCOUNT.into(),
+        service_sid: svc.sid.clone(),
+        status: BUILDING.into(),
+        runtime: "node22".into(),
+        dependencies: "[]".into(),
+        failure: None,
+        date_created: now,
+        date_updated: now,
+    }
+}
+
+/// Environments, builds, deployments, variables, logs and the host's site loading.
+async fn deploy_side(store: &dyn Store) {
+    let svc = store
+        .service(ACCOUNT, ServiceKey::UniqueName("svc-1"))
+        .await
+        .unwrap();
+    let asset = store
+        .create_container(ContainerKind::Asset, &container(&svc, "d"))
+        .await
+        .unwrap();
+    let version = Version {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Version),
+        account_sid: ACCOUNT.into(),
+        service_sid: svc.sid.clone(),
+        container_sid: asset.sid.clone(),
+        path: "/d.css".into(),
+        visibility: "public".into(),
+        content_type: "text/css".into(),
+        size: 3,
+        sha256: "d".repeat(64),
+        date_created: 1,
+    };
+    let version = store
+        .create_version(ContainerKind::Asset, &version)
+        .await
+        .unwrap();
+
+    // Environments: unique name and suffix per service, and a count limit.
+    let dev = store
+        .create_environment(&environment(&svc, "dev", Some("dev")), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_environment(&environment(&svc, "dev", Some("other")), 2)
+            .await,
+        Err(StoreError::Conflict(Unique::EnvironmentName))
+    ));
+    assert!(matches!(
+        store
+            .create_environment(&environment(&svc, "x", Some("DEV")), 2)
+            .await,
+        Err(StoreError::Conflict(Unique::EnvironmentName))
+    ));
+    store
+        .create_environment(&environment(&svc, "prod", None), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_environment(&environment(&svc, "third", Some("t")), 2)
+            .await,
+        Err(StoreError::LimitReached)
+    ));
+
+    // Builds: versions in order, quota per hour, and deploy only when completed.
+    let first = build(&svc, 1_000);
+    store
+        .create_build(
+            &first,
+            &[version.sid.clone()],
+            &[],
+            BuildQuota {
+                per_hour: 1,
+                now: 1_000,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_build(
+                &build(&svc, 1_100),
+                &[],
+                &[],
+                BuildQuota {
+                    per_hour: 1,
+                    now: 1_100
+                }
+            )
+            .await,
+        Err(StoreError::RateLimited {
+            retry_after_secs: 3500
+        })
+    ));
+    let detail = store.build(&svc.sid, &first.sid).await.unwrap();
+    assert_eq!(detail.assets, vec![version.clone()]);
+    assert_eq!(store.unfinished_builds().await.unwrap().len(), 1);
+    let deployment = |build_sid: Option<&str>| Deployment {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Deployment),
+        account_sid: ACCOUNT.into(),
+        service_sid: svc.sid.clone(),
+        environment_sid: dev.sid.clone(),
+        build_sid: build_sid.map(str::to_owned),
+        date_created: 20,
+        date_updated: 20,
+    };
+    assert!(matches!(
+        store.create_deployment(&deployment(Some(&first.sid))).await,
+        Err(StoreError::NotCompleted)
+    ));
+    assert!(matches!(
+        store.create_deployment(&deployment(Some("ZBnope"))).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .finish_build(&first.sid, COMPLETED, None, 30)
+        .await
+        .unwrap();
+    // A finished build stays finished.
+    store
+        .finish_build(&first.sid, FAILED, Some("late"), 31)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .build(&svc.sid, &first.sid)
+            .await
+            .unwrap()
+            .build
+            .status,
+        COMPLETED
+    );
+    let deployed = store
+        .create_deployment(&deployment(Some(&first.sid)))
+        .await
+        .unwrap();
+    let live = store.environment(&svc.sid, &dev.sid).await.unwrap();
+    assert_eq!(live.build_sid.as_deref(), Some(first.sid.as_str()));
+    assert!(matches!(
+        store.delete_build(&svc.sid, &first.sid).await,
+        Err(StoreError::InUse(env)) if env == dev.sid
+    ));
+    assert!(matches!(
+        store.delete_container(ContainerKind::Asset, &svc.sid, &asset.sid).await,
+        Err(StoreError::InUse(b)) if b == first.sid
+    ));
+
+    // The host's view of the domain.
+    store
+        .record_encoding(&Encoded {
+            sha256: version.sha256.clone(),
+            encoding: "gz".into(),
+            size: 2,
+        })
+        .await
+        .unwrap();
+    let site = store.site(&dev.domain_name).await.unwrap().unwrap();
+    assert_eq!(site.deployment_sid.as_deref(), Some(deployed.sid.as_str()));
+    assert_eq!(site.files, vec![(ContainerKind::Asset, version.clone())]);
+    assert_eq!(site.encodings.len(), 1);
+    assert!(store.site("nobody-0000.localhost").await.unwrap().is_none());
+
+    // Variables: unique keys, partial updates.
+    let variable = |key: &str| Variable {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Variable),
+        account_sid: ACCOUNT.into(),
+        service_sid: svc.sid.clone(),
+        environment_sid: dev.sid.clone(),
+        key: key.into(),
+        value: "v".into(),
+        date_created: 1,
+        date_updated: 1,
+    };
+    let a = store.create_variable(&variable("A")).await.unwrap();
+    store.create_variable(&variable("B")).await.unwrap();
+    assert!(matches!(
+        store.create_variable(&variable("A")).await,
+        Err(StoreError::Conflict(Unique::VariableKey))
+    ));
+    assert!(matches!(
+        store
+            .update_variable(&dev.sid, &a.sid, Some("B"), None, 2)
+            .await,
+        Err(StoreError::Conflict(Unique::VariableKey))
+    ));
+    let updated = store
+        .update_variable(&dev.sid, &a.sid, None, Some(""), 2)
+        .await
+        .unwrap();
+    assert_eq!((updated.key.as_str(), updated.value.as_str()), ("A", ""));
+
+    // Logs: newest first, filtered by date and function.
+    for (n, function) in [(1, "ZHf1"), (2, "ZHf2"), (3, "ZHf1")] {
+        let log = Log {
+            seq: 0,
+            sid: format!("NO{n}"),
+            account_sid: ACCOUNT.into(),
+            service_sid: svc.sid.clone(),
+            environment_sid: dev.sid.clone(),
+            build_sid: None,
+            deployment_sid: None,
+            function_sid: Some(function.into()),
+            request_sid: format!("RQ{n}"),
+            level: "error".into(),
+            message: "m".into(),
+            date_created: 100 * n,
+        };
+        store.create_log(&log).await.unwrap();
+    }
+    let all = PageRequest {
+        cursor: Cursor::Offset(0),
+        size: 10,
+    };
+    let sids = |page: Page<Log>| page.items.into_iter().map(|l| l.sid).collect::<Vec<_>>();
+    let newest_first = store
+        .list_logs(&dev.sid, &LogFilter::default(), all)
+        .await
+        .unwrap();
+    assert_eq!(sids(newest_first), ["NO3", "NO2", "NO1"]);
+    let filter = LogFilter {
+        start: Some(150),
+        end: Some(300),
+        function_sid: Some("ZHf1".into()),
+    };
+    assert_eq!(
+        sids(store.list_logs(&dev.sid, &filter, all).await.unwrap()),
+        ["NO3"]
+    );
+    let first_page = store
+        .list_logs(
+            &dev.sid,
+            &LogFilter::default(),
+            PageRequest {
+                cursor: Cursor::Offset(0),
+                size: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(first_page.has_next);
+    let last = first_page.items[1].seq;
+    let rest = store
+        .list_logs(
+            &dev.sid,
+            &LogFilter::default(),
+            PageRequest {
+                cursor: Cursor::After(last),
+                size: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(sids(rest), ["NO1"]);
+
+    // Deleting the environment takes its variables, deployments and logs along.
+    store.delete_environment(&svc.sid, &dev.sid).await.unwrap();
+    assert!(matches!(
+        store.variable(&dev.sid, &a.sid).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.log(&dev.sid, "NO1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.deployment(&dev.sid, &deployed.sid).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_build(&svc.sid, &first.sid).await.unwrap();
 }
 
 async fn cascade(store: &dyn Store) {
