@@ -381,7 +381,7 @@ async fn deploy_side(store: &dyn Store) {
     store
         .create_build(
             &first,
-            &[version.sid.clone()],
+            std::slice::from_ref(&version.sid),
             &[],
             BuildQuota {
                 per_hour: 1,
