@@ -19,16 +19,27 @@ pub mod store;
 use config::Config;
 use store::{Account, Store};
 
-/// What every request handler shares.
+/// What every request handler shares; one pointer, since axum clones it per request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub blobs: blob::Blobs,
     pub builder: domain::builder::Builder,
     /// What the asset host serves, per domain.
-    pub sites: Arc<host::Sites>,
-    pub config: Arc<Config>,
-    pub accounts: Arc<http::auth::AccountCache>,
+    pub sites: host::Sites,
+    pub config: Config,
+    pub accounts: http::auth::AccountCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// A bound, ready server: [`Server::bind`], then [`Server::local_addr`], then [`Server::run`].
@@ -81,15 +92,15 @@ impl Server {
                     source,
                 })?;
         let (builder, builds) = domain::builder::Builder::new();
-        let sites = Arc::new(host::Sites::new(config.limits.host_cache_bytes));
-        let state = AppState {
+        let sites = host::Sites::new(config.limits.host_cache_bytes);
+        let state = AppState(Arc::new(Shared {
             store,
             blobs,
             builder,
             sites,
-            config: Arc::new(config),
-            accounts: Arc::default(),
-        };
+            config,
+            accounts: http::auth::AccountCache::default(),
+        }));
         Ok((
             Server {
                 listener,
