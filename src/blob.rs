@@ -36,6 +36,9 @@ pub struct Blobs {
     local_root: Option<PathBuf>,
     /// Part size of streamed uploads: small keeps memory flat per upload.
     part_size: usize,
+    /// Held shared from keeping content until its row is written, and exclusively by the
+    /// garbage collector, so it never deletes content a new row is about to reference.
+    sweep: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// Bytes of one upload part for the local filesystem.
@@ -57,7 +60,19 @@ impl Blobs {
             store: Arc::new(store),
             local_root: Some(root),
             part_size: LOCAL_PART_SIZE,
+            sweep: Arc::default(),
         })
+    }
+
+    /// Blocks garbage collection while held: take it before [`Staged::keep`] and drop it once
+    /// the row that references the content is written.
+    pub async fn hold(&self) -> tokio::sync::OwnedRwLockReadGuard<()> {
+        self.sweep.clone().read_owned().await
+    }
+
+    /// Excludes every upload between keeping content and writing its row.
+    pub async fn exclusive(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        self.sweep.clone().write_owned().await
     }
 
     /// Starts streaming a new upload into `tmp/`.
@@ -142,9 +157,9 @@ impl Blobs {
         }
     }
 
-    /// Deletes stored content that no version references and that is older than `grace`
-    /// (younger content may belong to an upload whose row is being written), and leftovers in
-    /// `tmp/` older than `grace`. Returns how many objects were removed.
+    /// Deletes stored content that no version references and that is older than `grace`, and
+    /// leftovers in `tmp/` older than `grace`. Returns how many objects were removed. The
+    /// caller holds [`Blobs::exclusive`] from reading `referenced` until this returns.
     pub async fn collect_garbage(
         &self,
         referenced: &std::collections::HashSet<String>,
@@ -257,11 +272,9 @@ impl Staged {
         };
         let blobs = &self.blobs;
         let target = Blobs::content_key(&self.sha256);
-        if blobs.exists(&self.sha256).await? {
-            blobs.store.delete(&tmp).await?;
-        } else {
-            blobs.store.rename(&tmp, &target).await?;
-        }
+        // Replacing stored content with identical bytes also renews its modification time,
+        // which keeps old, unreferenced content from being collected right after reuse.
+        blobs.store.rename(&tmp, &target).await?;
         blobs.sync_local(&target).await?;
         Ok(self.sha256.clone())
     }

@@ -141,6 +141,7 @@ pub async fn create(
                 .to_owned()
         });
     let size = i64::try_from(staged.size).unwrap_or(i64::MAX);
+    let _no_sweep = state.blobs.hold().await;
     let sha256 = staged.keep().await.map_err(ApiError::internal)?;
     let version = Version {
         seq: 0,
@@ -198,6 +199,7 @@ pub async fn content(state: &AppState, version: &Version) -> Result<String, ApiE
 
 /// Removes content no version references any more (and stale `tmp/` leftovers).
 pub async fn collect_garbage(state: &AppState) -> Result<usize, StoreError> {
+    let _exclusive = state.blobs.exclusive().await;
     let referenced = state.store.referenced_blobs().await?.into_iter().collect();
     state
         .blobs
