@@ -9,14 +9,19 @@ pub fn now() -> i64 {
 }
 
 /// Renders `secs` exactly as twilio-python parses dates: `YYYY-MM-DDTHH:MM:SSZ`.
-/// Written out by hand because every list item carries two dates (the hot path).
 pub fn format(secs: i64) -> String {
-    match OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => {
-            use std::fmt::Write;
-            let mut out = String::with_capacity(20);
-            let _ = write!(
-                out,
+    TwilioDate(secs).to_string()
+}
+
+/// A time shown as `YYYY-MM-DDTHH:MM:SSZ`; written straight into a response, no allocation.
+#[derive(Debug, Clone, Copy)]
+pub struct TwilioDate(pub i64);
+
+impl std::fmt::Display for TwilioDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match OffsetDateTime::from_unix_timestamp(self.0) {
+            Ok(t) => write!(
+                f,
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
                 t.year(),
                 u8::from(t.month()),
@@ -24,10 +29,9 @@ pub fn format(secs: i64) -> String {
                 t.hour(),
                 t.minute(),
                 t.second()
-            );
-            out
+            ),
+            Err(_) => f.write_str("1970-01-01T00:00:00Z"),
         }
-        Err(_) => "1970-01-01T00:00:00Z".to_owned(),
     }
 }
 

@@ -60,7 +60,7 @@ pub async fn list(
     kind: ContainerKind,
     service: &Service,
     page: PageRequest,
-) -> Result<Page<Container>, ApiError> {
+) -> Result<std::sync::Arc<Page<Container>>, ApiError> {
     Ok(state
         .store
         .list_containers(kind, &service.sid, page)

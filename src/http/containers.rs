@@ -23,43 +23,66 @@ fn names(kind: ContainerKind) -> (&'static str, &'static str, &'static str) {
 }
 
 /// An Asset or Function as the API shows it (spec `serverless.v1.service.asset` / `.function`).
-#[derive(serde::Serialize)]
+/// Lists render fifty of these per page, so URLs and dates are written straight into the
+/// output instead of being built as strings first.
 pub struct ContainerBody<'a> {
-    sid: &'a str,
-    account_sid: &'a str,
-    service_sid: &'a str,
-    friendly_name: &'a str,
-    date_created: String,
-    date_updated: String,
-    url: String,
-    links: OneLink,
+    base: &'a str,
+    kind: ContainerKind,
+    container: &'a Container,
 }
 
-/// `links` with the single versions entry.
-struct OneLink(&'static str, String);
+impl<'a> ContainerBody<'a> {
+    pub fn new(base: &'a str, kind: ContainerKind, container: &'a Container) -> Self {
+        ContainerBody {
+            base,
+            kind,
+            container,
+        }
+    }
+}
 
-impl Serialize for OneLink {
+/// A value serialised through its `Display` output.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry(self.0, &self.1)?;
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl Serialize for ContainerBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (segment, _, link) = names(self.kind);
+        let c = self.container;
+        let base = self.base;
+        let (service, sid) = (&c.service_sid, &c.sid);
+        let mut map = serializer.serialize_map(Some(8))?;
+        map.serialize_entry("sid", sid)?;
+        map.serialize_entry("account_sid", &c.account_sid)?;
+        map.serialize_entry("service_sid", service)?;
+        map.serialize_entry("friendly_name", &c.friendly_name)?;
+        map.serialize_entry("date_created", &Shown(clock::TwilioDate(c.date_created)))?;
+        map.serialize_entry("date_updated", &Shown(clock::TwilioDate(c.date_updated)))?;
+        map.serialize_entry(
+            "url",
+            &Shown(format_args!("{base}/v1/Services/{service}/{segment}/{sid}")),
+        )?;
+        let versions = Shown(format_args!(
+            "{base}/v1/Services/{service}/{segment}/{sid}/Versions"
+        ));
+        map.serialize_entry("links", &OneLink(link, versions))?;
         map.end()
     }
 }
 
-impl<'a> ContainerBody<'a> {
-    pub fn new(base: &str, kind: ContainerKind, c: &'a Container) -> Self {
-        let (segment, _, link) = names(kind);
-        let url = format!("{base}/v1/Services/{}/{segment}/{}", c.service_sid, c.sid);
-        ContainerBody {
-            sid: &c.sid,
-            account_sid: &c.account_sid,
-            service_sid: &c.service_sid,
-            friendly_name: &c.friendly_name,
-            date_created: clock::format(c.date_created),
-            date_updated: clock::format(c.date_updated),
-            links: OneLink(link, format!("{url}/Versions")),
-            url,
-        }
+/// `links` with the single versions entry.
+struct OneLink<T>(&'static str, T);
+
+impl<T: Serialize> Serialize for OneLink<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, &self.1)?;
+        map.end()
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 
@@ -34,7 +34,7 @@ struct Maps {
 #[derive(Default)]
 struct Scope {
     containers: HashMap<(ContainerKind, String), Container>,
-    pages: HashMap<(ContainerKind, PageRequest), Page<Container>>,
+    pages: HashMap<(ContainerKind, PageRequest), Arc<Page<Container>>>,
 }
 
 impl Maps {
@@ -201,7 +201,7 @@ impl<S: Store> Store for CachedStore<S> {
         kind: ContainerKind,
         service_sid: &str,
         page: PageRequest,
-    ) -> StoreResult<Page<Container>> {
+    ) -> StoreResult<Arc<Page<Container>>> {
         let hit = self.lookup(|m| m.scopes.get(service_sid)?.pages.get(&(kind, page)));
         if let Some(hit) = hit {
             return Ok(hit);

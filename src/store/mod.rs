@@ -203,12 +203,13 @@ pub trait Store: Send + Sync + 'static {
         service_sid: &str,
         sid: &str,
     ) -> StoreResult<Container>;
+    /// Shared, because the read cache hands the same page to every reader.
     async fn list_containers(
         &self,
         kind: ContainerKind,
         service_sid: &str,
         page: PageRequest,
-    ) -> StoreResult<Page<Container>>;
+    ) -> StoreResult<std::sync::Arc<Page<Container>>>;
     async fn rename_container(
         &self,
         kind: ContainerKind,

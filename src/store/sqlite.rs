@@ -454,7 +454,7 @@ impl Store for SqliteStore {
         kind: ContainerKind,
         service_sid: &str,
         page: PageRequest,
-    ) -> StoreResult<Page<Container>> {
+    ) -> StoreResult<std::sync::Arc<Page<Container>>> {
         let table = container_table(kind);
         list_page(
             &self.readers,
@@ -465,6 +465,7 @@ impl Store for SqliteStore {
             page,
         )
         .await
+        .map(std::sync::Arc::new)
     }
 
     async fn rename_container(
