@@ -88,11 +88,16 @@ def main():
         copies = os.path.join(data_dir, "cp-target")
         os.makedirs(copies, exist_ok=True)
 
-        cp_times, up_times = [], []
+        cp_times, sync_times, up_times = [], [], []
         for i, src in enumerate(sources):
             cp_times.append(timed(lambda: subprocess.run(["cp", src, os.path.join(copies, f"{i}.bin")], check=True)))
+            # depot fsyncs what it stores; this row is the same copy made durable.
+            durable = os.path.join(copies, f"{i}.durable")
+            sync_times.append(timed(lambda: subprocess.run(["dd", f"if={src}", f"of={durable}", "bs=1M",
+                                                            "conv=fsync", "status=none"], check=True)))
             up_times.append(timed(lambda: upload(base, service, asset, src)))
         cp_s, up_s = statistics.median(cp_times), statistics.median(up_times)
+        sync_s = statistics.median(sync_times)
 
         idle = rss_kib(proc.pid)
         peak = idle
@@ -122,7 +127,9 @@ def main():
         print("|---|--:|--:|")
         print(f"| cp to the data dir's disk | {cp_s:.4f} | {mb / cp_s:.0f} |")
         print(f"| upload through depot (curl multipart) | {up_s:.4f} | {mb / up_s:.0f} |")
+        print(f"| copy + fsync (dd conv=fsync) | {sync_s:.4f} | {mb / sync_s:.0f} |")
         print(f"| upload / cp | | {cp_s / up_s:.2f} |")
+        print(f"| upload / (copy + fsync) | | {sync_s / up_s:.2f} |")
         print(f"| 8 uploads at once (total) | {parallel_s:.3f} | {8 * mb / parallel_s:.0f} |")
         print()
         print(f"depot RSS: idle {idle / 1024:.1f} MiB, peak during 8 parallel uploads "

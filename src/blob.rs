@@ -42,7 +42,7 @@ pub struct Blobs {
 }
 
 /// Bytes of one upload part for the local filesystem.
-const LOCAL_PART_SIZE: usize = 256 * 1024;
+const LOCAL_PART_SIZE: usize = 1024 * 1024;
 
 impl Blobs {
     /// Opens the store named by `url` (`file:///path`), creating the folder if needed.
