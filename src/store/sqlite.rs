@@ -437,16 +437,8 @@ impl Store for SqliteStore {
         service_sid: &str,
         sid: &str,
     ) -> StoreResult<Container> {
-        let sql = format!(
-            "SELECT {CONTAINER_COLUMNS} FROM {} WHERE sid = ? AND service_sid = ?",
-            container_table(kind)
-        );
-        sqlx::query_as(&sql)
-            .bind(sid)
-            .bind(service_sid)
-            .fetch_one(&self.readers)
-            .await
-            .map_err(map_err)
+        let from = (CONTAINER_COLUMNS, container_table(kind));
+        deploy::fetch_row(&self.readers, from, "service_sid", service_sid, sid).await
     }
 
     async fn list_containers(
@@ -569,16 +561,8 @@ impl Store for SqliteStore {
         sid: &str,
     ) -> StoreResult<Version> {
         let (table, parent) = version_table(kind);
-        let sql = format!(
-            "SELECT {} FROM {table} WHERE sid = ? AND {parent} = ?",
-            version_columns(kind)
-        );
-        sqlx::query_as(&sql)
-            .bind(sid)
-            .bind(container_sid)
-            .fetch_one(&self.readers)
-            .await
-            .map_err(map_err)
+        let columns = version_columns(kind);
+        deploy::fetch_row(&self.readers, (&columns, table), parent, container_sid, sid).await
     }
 
     async fn list_versions(

@@ -129,14 +129,8 @@ pub async fn environment(
     service_sid: &str,
     sid: &str,
 ) -> StoreResult<Environment> {
-    let sql =
-        format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE sid = ? AND service_sid = ?");
-    sqlx::query_as(&sql)
-        .bind(sid)
-        .bind(service_sid)
-        .fetch_one(pool)
-        .await
-        .map_err(map_err)
+    let from = (ENVIRONMENT_COLUMNS, "environments");
+    fetch_row(pool, from, "service_sid", service_sid, sid).await
 }
 
 pub async fn list_environments(
@@ -151,6 +145,26 @@ pub async fn list_environments(
         descending: false,
     };
     list_rows(pool, &listing, page).await
+}
+
+/// One row of `table` by SID within a parent; `NotFound` when nothing matched.
+pub async fn fetch_row<T>(
+    pool: &SqlitePool,
+    (columns, table): (&str, &str),
+    parent_column: &str,
+    parent: &str,
+    sid: &str,
+) -> StoreResult<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let sql = format!("SELECT {columns} FROM {table} WHERE sid = ? AND {parent_column} = ?");
+    sqlx::query_as(&sql)
+        .bind(sid)
+        .bind(parent)
+        .fetch_one(pool)
+        .await
+        .map_err(map_err)
 }
 
 /// Deletes one row of `table` by SID within a parent; `NotFound` when nothing matched.
@@ -287,13 +301,14 @@ async fn detail(pool: &SqlitePool, build: Build) -> StoreResult<BuildDetail> {
 }
 
 pub async fn build(pool: &SqlitePool, service_sid: &str, sid: &str) -> StoreResult<BuildDetail> {
-    let sql = format!("SELECT {BUILD_COLUMNS} FROM builds WHERE sid = ? AND service_sid = ?");
-    let build: Build = sqlx::query_as(&sql)
-        .bind(sid)
-        .bind(service_sid)
-        .fetch_one(pool)
-        .await
-        .map_err(map_err)?;
+    let build = fetch_row(
+        pool,
+        (BUILD_COLUMNS, "builds"),
+        "service_sid",
+        service_sid,
+        sid,
+    )
+    .await?;
     detail(pool, build).await
 }
 
@@ -499,15 +514,8 @@ pub async fn deployment(
     environment_sid: &str,
     sid: &str,
 ) -> StoreResult<Deployment> {
-    let sql = format!(
-        "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE sid = ? AND environment_sid = ?"
-    );
-    sqlx::query_as(&sql)
-        .bind(sid)
-        .bind(environment_sid)
-        .fetch_one(pool)
-        .await
-        .map_err(map_err)
+    let from = (DEPLOYMENT_COLUMNS, "deployments");
+    fetch_row(pool, from, "environment_sid", environment_sid, sid).await
 }
 
 pub async fn list_deployments(
@@ -556,14 +564,8 @@ pub async fn variable(
     environment_sid: &str,
     sid: &str,
 ) -> StoreResult<Variable> {
-    let sql =
-        format!("SELECT {VARIABLE_COLUMNS} FROM variables WHERE sid = ? AND environment_sid = ?");
-    sqlx::query_as(&sql)
-        .bind(sid)
-        .bind(environment_sid)
-        .fetch_one(pool)
-        .await
-        .map_err(map_err)
+    let from = (VARIABLE_COLUMNS, "variables");
+    fetch_row(pool, from, "environment_sid", environment_sid, sid).await
 }
 
 pub async fn list_variables(
@@ -646,13 +648,14 @@ pub async fn create_log(writer: &Writer, log: &Log) -> StoreResult<Log> {
 }
 
 pub async fn log(pool: &SqlitePool, environment_sid: &str, sid: &str) -> StoreResult<Log> {
-    let sql = format!("SELECT {LOG_COLUMNS} FROM logs WHERE sid = ? AND environment_sid = ?");
-    sqlx::query_as(&sql)
-        .bind(sid)
-        .bind(environment_sid)
-        .fetch_one(pool)
-        .await
-        .map_err(map_err)
+    fetch_row(
+        pool,
+        (LOG_COLUMNS, "logs"),
+        "environment_sid",
+        environment_sid,
+        sid,
+    )
+    .await
 }
 
 pub async fn list_logs(

@@ -53,16 +53,7 @@ async fn asset_and_function_sids_do_not_cross() {
     let app = spawn_app().await;
     let service = app.service("svc").await;
     let asset = app.asset(&service, "a").await;
-    let function = app
-        .post(
-            &format!("/v1/Services/{service}/Functions"),
-            &[("FriendlyName", "f")],
-        )
-        .await
-        .body["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let function = app.function(&service, "f").await;
     assert_error(
         &app.get(&format!("/v1/Services/{service}/Functions/{asset}"))
             .await,
@@ -81,16 +72,7 @@ async fn asset_and_function_sids_do_not_cross() {
 async fn function_versions_link_their_content() {
     let app = spawn_app().await;
     let service = app.service("svc").await;
-    let function = app
-        .post(
-            &format!("/v1/Services/{service}/Functions"),
-            &[("FriendlyName", "/hello")],
-        )
-        .await
-        .body["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let function = app.function(&service, "/hello").await;
     let versions = format!("/v1/Services/{service}/Functions/{function}/Versions");
     let code = "exports.handler = (context, event, callback) => callback(null, 'hi ✓');\n";
     let created = app
@@ -140,16 +122,7 @@ async fn function_versions_link_their_content() {
 async fn function_content_survives_a_restart_and_invalid_utf8_is_replaced() {
     let app = spawn_app().await;
     let service = app.service("svc").await;
-    let function = app
-        .post(
-            &format!("/v1/Services/{service}/Functions"),
-            &[("FriendlyName", "f")],
-        )
-        .await
-        .body["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let function = app.function(&service, "f").await;
     let versions = format!("/v1/Services/{service}/Functions/{function}/Versions");
     let created = app.upload(&versions, "/f", "public", b"ok \xff end").await;
     let sid = created.body["sid"].as_str().unwrap().to_owned();
@@ -162,16 +135,7 @@ async fn function_content_survives_a_restart_and_invalid_utf8_is_replaced() {
 async fn function_size_limit_is_10_mib() {
     let app = spawn_app().await;
     let service = app.service("svc").await;
-    let function = app
-        .post(
-            &format!("/v1/Services/{service}/Functions"),
-            &[("FriendlyName", "f")],
-        )
-        .await
-        .body["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let function = app.function(&service, "f").await;
     let versions = format!("/v1/Services/{service}/Functions/{function}/Versions");
     let at_limit = vec![b'/'; 10 << 20];
     assert_eq!(

@@ -131,12 +131,17 @@ impl TestApp {
 
     /// Creates an Asset in `service` and returns its SID.
     pub async fn asset(&self, service: &str, name: &str) -> String {
-        let created = self
-            .post(
-                &format!("/v1/Services/{service}/Assets"),
-                &[("FriendlyName", name)],
-            )
-            .await;
+        self.named(service, "Assets", name).await
+    }
+
+    /// Creates a Function in `service` and returns its SID.
+    pub async fn function(&self, service: &str, name: &str) -> String {
+        self.named(service, "Functions", name).await
+    }
+
+    async fn named(&self, service: &str, collection: &str, name: &str) -> String {
+        let path = format!("/v1/Services/{service}/{collection}");
+        let created = self.post(&path, &[("FriendlyName", name)]).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         created.body["sid"].as_str().unwrap().to_owned()
     }
@@ -380,13 +385,7 @@ impl TestApp {
         } else {
             ("Assets", "a")
         };
-        let created = self
-            .post(
-                &format!("/v1/Services/{service}/{collection}"),
-                &[("FriendlyName", name)],
-            )
-            .await;
-        let container = created.body["sid"].as_str().unwrap().to_owned();
+        let container = self.named(service, collection, name).await;
         let body = multipart_body(&[
             PartSpec {
                 name: "Path",
