@@ -7,6 +7,18 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::sid::{self, Prefix};
+pub use crate::server::{ConnectionLimits, MIN_HEADER_BYTES};
+
+/// A positive number of seconds (fractions allowed), naming the flag when it is not.
+fn seconds(flag: &str, value: f64) -> Result<std::time::Duration, String> {
+    if value.is_finite() && value > 0.0 && value < 1e9 {
+        Ok(std::time::Duration::from_secs_f64(value))
+    } else {
+        Err(format!(
+            "{flag}: {value} is not a positive number of seconds"
+        ))
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -82,6 +94,34 @@ pub struct ServeArgs {
     /// Bytes of asset content the host keeps in memory (0 = none).
     #[arg(long, env = "DEPOT_HOST_CACHE_BYTES", default_value_t = 256 << 20)]
     pub host_cache_bytes: u64,
+    /// Bytes of metadata kept in memory: site maps, API reads, credentials.
+    #[arg(long, env = "DEPOT_METADATA_CACHE_BYTES", default_value_t = 64 << 20)]
+    pub metadata_cache_bytes: u64,
+    /// Seconds from a request head's first byte to its end before the connection is closed.
+    #[arg(long, env = "DEPOT_HEADER_TIMEOUT", default_value_t = 60.0)]
+    pub header_timeout: f64,
+    /// Seconds a keep-alive connection may sit idle between requests.
+    #[arg(long, env = "DEPOT_IDLE_TIMEOUT", default_value_t = 75.0)]
+    pub idle_timeout: f64,
+    /// Seconds a request may go without reading or writing a byte (a stalled upload or a client
+    /// that stopped reading) before its connection is closed.
+    #[arg(long, env = "DEPOT_BODY_TIMEOUT", default_value_t = 60.0)]
+    pub body_timeout: f64,
+    /// Open connections at most (also kept below the open-file limit).
+    #[arg(long, env = "DEPOT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Largest request head (request line and headers) in bytes; more is answered 431.
+    #[arg(long, env = "DEPOT_MAX_HEADER_BYTES", default_value_t = 32 << 10)]
+    pub max_header_bytes: usize,
+    /// Days Logs are kept (0 = forever).
+    #[arg(long, env = "DEPOT_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub log_retention_days: u32,
+    /// Logs kept per Environment; the oldest go first (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_LOGS_PER_ENVIRONMENT", default_value_t = 10_000)]
+    pub max_logs_per_environment: u32,
+    /// Logs written per Environment per second, on average; more are dropped (0 = no limit).
+    #[arg(long, env = "DEPOT_MAX_LOG_RATE", default_value_t = 10)]
+    pub max_log_rate: u32,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -117,6 +157,29 @@ pub struct Config {
     pub host_domain: String,
     pub bootstrap: Bootstrap,
     pub limits: Limits,
+    pub connections: ConnectionLimits,
+    pub logs: LogPolicy,
+}
+
+/// How many Logs depot keeps and accepts (COMPAT §5.12, §8).
+#[derive(Debug, Clone)]
+pub struct LogPolicy {
+    /// Logs older than this are deleted (`None`: kept forever).
+    pub retention: Option<std::time::Duration>,
+    /// Logs kept per Environment (0 = no limit).
+    pub max_per_environment: u32,
+    /// Logs accepted per Environment per second on average (0 = no limit).
+    pub max_rate: u32,
+}
+
+impl Default for LogPolicy {
+    fn default() -> Self {
+        LogPolicy {
+            retention: Some(std::time::Duration::from_secs(30 * 24 * 3600)),
+            max_per_environment: 10_000,
+            max_rate: 10,
+        }
+    }
 }
 
 /// What the operator asked for the bootstrap account.
@@ -151,6 +214,7 @@ pub struct Limits {
     pub max_build_private_assets: u32,
     pub max_builds_per_hour: u32,
     pub host_cache_bytes: u64,
+    pub metadata_cache_bytes: u64,
 }
 
 impl Default for Limits {
@@ -166,6 +230,7 @@ impl Default for Limits {
             max_build_private_assets: 50,
             max_builds_per_hour: 100,
             host_cache_bytes: 256 << 20,
+            metadata_cache_bytes: 64 << 20,
         }
     }
 }
@@ -183,6 +248,11 @@ impl Config {
                     "DEPOT_ACCOUNT_SID / --account-sid: {sid:?} is not AC followed by 32 lowercase hex digits"
                 ));
             }
+        }
+        if args.max_header_bytes < MIN_HEADER_BYTES {
+            return Err(format!(
+                "--max-header-bytes / DEPOT_MAX_HEADER_BYTES: must be at least {MIN_HEADER_BYTES}"
+            ));
         }
         if args.auth_token.as_deref() == Some("") {
             return Err("DEPOT_AUTH_TOKEN / --auth-token: must not be empty".to_owned());
@@ -248,6 +318,21 @@ impl Config {
                 max_build_private_assets: args.max_build_private_assets,
                 max_builds_per_hour: args.max_builds_per_hour,
                 host_cache_bytes: args.host_cache_bytes,
+                metadata_cache_bytes: args.metadata_cache_bytes,
+            },
+            connections: ConnectionLimits {
+                header_timeout: seconds("--header-timeout", args.header_timeout)?,
+                idle_timeout: seconds("--idle-timeout", args.idle_timeout)?,
+                body_timeout: seconds("--body-timeout", args.body_timeout)?,
+                max_connections: args.max_connections.max(1),
+                max_header_bytes: args.max_header_bytes,
+            },
+            logs: LogPolicy {
+                retention: (args.log_retention_days > 0).then(|| {
+                    std::time::Duration::from_secs(u64::from(args.log_retention_days) * 24 * 3600)
+                }),
+                max_per_environment: args.max_logs_per_environment,
+                max_rate: args.max_log_rate,
             },
         })
     }

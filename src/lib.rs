@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod server;
 pub mod signature;
 pub mod store;
 
@@ -32,6 +33,7 @@ pub struct Shared {
     pub sites: host::Sites,
     pub config: Config,
     pub accounts: http::auth::AccountCache,
+    pub log_budget: domain::logs::LogBudget,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,12 +79,23 @@ pub struct Bootstrapped {
 impl Server {
     /// Opens storage, ensures the bootstrap account and binds the listener.
     pub async fn bind(config: Config) -> Result<(Server, Bootstrapped), StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        private_data_dir(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store = store::open(&config.database_url).await?;
+        let store = store::open(
+            &config.database_url,
+            config.limits.metadata_cache_bytes * 3 / 8,
+        )
+        .await?;
         let blobs = blob::Blobs::open(&config.blob_url)?;
+        let interrupted = blobs.remove_interrupted_uploads().await?;
+        if interrupted > 0 {
+            tracing::info!(
+                files = interrupted,
+                "removed uploads cut short by a stop or crash"
+            );
+        }
         let bootstrapped = bootstrap_account(store.as_ref(), &config).await?;
         let listener =
             TcpListener::bind(config.listen)
@@ -92,14 +105,18 @@ impl Server {
                     source,
                 })?;
         let (builder, builds) = domain::builder::Builder::new();
-        let sites = host::Sites::new(config.limits.host_cache_bytes);
+        let sites = host::Sites::new(
+            config.limits.metadata_cache_bytes / 2,
+            config.limits.host_cache_bytes,
+        );
         let state = AppState(Arc::new(Shared {
             store,
             blobs,
             builder,
             sites,
+            log_budget: domain::logs::LogBudget::new(config.logs.max_rate),
+            accounts: http::auth::AccountCache::new(config.limits.metadata_cache_bytes / 8),
             config,
-            accounts: http::auth::AccountCache::default(),
         }));
         Ok((
             Server {
@@ -121,11 +138,11 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tokio::spawn(collect_garbage_forever(self.state.clone()));
+        tokio::spawn(domain::logs::keep_bounded_forever(self.state.clone()));
         tokio::spawn(domain::builder::run(self.state.clone(), self.builds));
-        let app = http::app(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let limits = self.state.config.connections.clone();
+        let handler = http::handler(self.state);
+        server::serve(self.listener, handler, limits, shutdown).await
     }
 }
 
@@ -141,6 +158,28 @@ async fn collect_garbage_forever(state: AppState) {
             Err(err) => tracing::warn!(error = %err, "content garbage collection failed"),
         }
     }
+}
+
+/// Creates the data dir readable by depot's user only, and makes every file depot creates from
+/// now on so too: the database holds auth tokens.
+fn private_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    // Files an older depot made readable to others.
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file
+            && path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("depot.db"))
+        {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies `DEPOT_ACCOUNT_SID` / `DEPOT_AUTH_TOKEN`, reuses the stored account, or makes one.

@@ -10,7 +10,7 @@ use std::io::Write;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::store::{Build, Encoded, Version, COMPLETED, FAILED};
+use crate::store::{Build, BuildDetail, Encoded, Version, COMPLETED, FAILED};
 use crate::AppState;
 
 /// Handle to the builder task.
@@ -47,9 +47,7 @@ pub async fn run(state: AppState, mut receiver: mpsc::UnboundedReceiver<(String,
     while let Some((service_sid, sid)) = receiver.recv().await {
         let outcome = match state.store.build(&service_sid, &sid).await {
             Ok(detail) if detail.build.status == crate::store::BUILDING => {
-                let mut files = detail.assets;
-                files.extend(detail.functions);
-                package(&state, &files).await
+                package(&state, &detail).await
             }
             // Deleted meanwhile, or already finished by an earlier run.
             Ok(_) | Err(crate::store::StoreError::NotFound) => continue,
@@ -69,10 +67,11 @@ pub async fn run(state: AppState, mut receiver: mpsc::UnboundedReceiver<(String,
     }
 }
 
-/// Checks paths and content, then precompresses. `Err` carries the failure reason.
-async fn package(state: &AppState, files: &[Version]) -> Result<(), String> {
+/// Checks paths and content, then precompresses the assets. `Err` carries the failure reason.
+async fn package(state: &AppState, detail: &BuildDetail) -> Result<(), String> {
+    let files: Vec<&Version> = detail.assets.iter().chain(&detail.functions).collect();
     let mut paths: HashMap<&str, &str> = HashMap::new();
-    for file in files {
+    for file in &files {
         if let Some(other) = paths.insert(&file.path, &file.sid) {
             return Err(format!(
                 "versions {other} and {} have the same path {}",
@@ -80,14 +79,15 @@ async fn package(state: &AppState, files: &[Version]) -> Result<(), String> {
             ));
         }
     }
-    for file in files {
+    for file in &files {
         match state.blobs.exists(&file.sha256).await {
             Ok(true) => {}
             Ok(false) => return Err(format!("content of version {} is missing", file.sid)),
             Err(err) => return Err(format!("content of version {} unreadable: {err}", file.sid)),
         }
     }
-    for file in files.iter().filter(|f| compressible(f)) {
+    // Function code is never served, so only assets are worth compressing.
+    for file in detail.assets.iter().filter(|f| compressible(f)) {
         precompress(state, file).await?;
     }
     Ok(())
@@ -117,19 +117,32 @@ fn compressible(file: &Version) -> bool {
                 | "font/otf"
                 | "application/vnd.ms-fontobject"
         );
-    texty
-        && file.container_sid.starts_with("ZH")
-        && (MIN_COMPRESS_BYTES..=MAX_COMPRESS_BYTES).contains(&file.size)
+    texty && (MIN_COMPRESS_BYTES..=MAX_COMPRESS_BYTES).contains(&file.size)
 }
 
-/// Stores gzip and brotli copies of `file` unless they exist or do not save space.
+/// Stores gzip and brotli copies of `file` unless they are already stored whole or do not save
+/// space. The files decide, not the rows: a copy lost to a crash or to garbage collection is
+/// made again. Each copy is durable before its row is written.
 async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
     let known = state
         .store
         .encodings(&file.sha256)
         .await
         .map_err(|e| format!("cannot read encodings: {e}"))?;
-    if known.len() >= 2 {
+    let mut wanted = Vec::with_capacity(ENCODINGS.len());
+    for encoding in ENCODINGS {
+        let row = known.iter().find(|k| k.encoding == encoding);
+        let stored = state
+            .blobs
+            .encoded_size(&file.sha256, encoding)
+            .await
+            .map_err(|e| format!("cannot check compressed copy: {e}"))?;
+        let whole = row.is_some_and(|r| u64::try_from(r.size).ok() == stored);
+        if !whole {
+            wanted.push(encoding);
+        }
+    }
+    if wanted.is_empty() {
         return Ok(());
     }
     let content = state
@@ -141,7 +154,7 @@ async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
         .await
         .map_err(|e| format!("compression failed: {e}"))?;
     for (encoding, data) in compressed {
-        if known.iter().any(|k| k.encoding == encoding) || data.len() as i64 >= file.size {
+        if !wanted.contains(&encoding) || data.len() as i64 >= file.size {
             continue;
         }
         let size = data.len() as i64;
@@ -163,6 +176,9 @@ async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The precompressed copies depot makes, by blob key suffix.
+const ENCODINGS: [&str; 2] = ["gz", "br"];
 
 /// gzip at level 9 and brotli at quality 9: slower than a server's on-the-fly level, paid
 /// once per content instead of once per request.

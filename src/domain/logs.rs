@@ -70,3 +70,139 @@ pub async fn resolve(
     }
     ctx.found(state.store.log(&environment.sid, sid).await)
 }
+
+/// How often retention and per-Environment caps are applied.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Applies the Log policy and trims the builds-per-hour records, every [`PRUNE_EVERY`].
+pub async fn keep_bounded_forever(state: AppState) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        every.tick().await;
+        match prune(&state).await {
+            Ok(pruned) if pruned.logs > 0 => tracing::info!(logs = pruned.logs, "pruned logs"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "pruning failed"),
+        }
+        let dropped = state.log_budget.take_dropped();
+        if dropped > 0 {
+            tracing::warn!(dropped, "logs dropped: over the per-Environment rate");
+        }
+    }
+}
+
+/// Deletes Logs beyond the retention period and the per-Environment cap.
+pub async fn prune(state: &AppState) -> Result<crate::store::Pruned, crate::store::StoreError> {
+    let policy = &state.config.logs;
+    let now = crate::clock::now();
+    let prune = crate::store::Prune {
+        logs_before: policy
+            .retention
+            .map(|keep| now - i64::try_from(keep.as_secs()).unwrap_or(i64::MAX)),
+        max_logs_per_environment: policy.max_per_environment,
+        builds_before: now - 3600,
+    };
+    state.store.prune(&prune).await
+}
+
+/// Writes `log` unless its Environment is over its rate: anyone can cause a Log (a request to
+/// a function path), so what they cost the database is bounded.
+pub async fn record(state: &AppState, log: &Log) {
+    if !state.log_budget.allow(&log.environment_sid) {
+        return;
+    }
+    if let Err(err) = state.store.create_log(log).await {
+        tracing::error!(error = %err, "cannot write log");
+    }
+}
+
+/// Token buckets, one per Environment: `rate` Logs per second on average, bursts of
+/// [`BURST_SECONDS`] × `rate`.
+pub struct LogBudget {
+    rate: u32,
+    buckets: quick_cache::sync::Cache<String, std::sync::Arc<std::sync::Mutex<Bucket>>>,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+/// Seconds of rate a bucket holds.
+const BURST_SECONDS: f64 = 10.0;
+/// Environments whose buckets are remembered; a forgotten one starts full again.
+const MAX_BUCKETS: usize = 10_000;
+
+struct Bucket {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl LogBudget {
+    /// `rate` Logs per second per Environment; 0 for no limit.
+    pub fn new(rate: u32) -> LogBudget {
+        LogBudget {
+            rate,
+            buckets: quick_cache::sync::Cache::new(MAX_BUCKETS),
+            dropped: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Takes one token from `environment_sid`'s bucket, if it has one.
+    pub fn allow(&self, environment_sid: &str) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let rate = f64::from(self.rate);
+        let burst = rate * BURST_SECONDS;
+        let bucket = match self.buckets.get(environment_sid) {
+            Some(bucket) => bucket,
+            None => {
+                let fresh = std::sync::Arc::new(std::sync::Mutex::new(Bucket {
+                    tokens: burst,
+                    at: std::time::Instant::now(),
+                }));
+                self.buckets
+                    .insert(environment_sid.to_owned(), fresh.clone());
+                fresh
+            }
+        };
+        let allowed = match bucket.lock() {
+            Ok(mut bucket) => {
+                let now = std::time::Instant::now();
+                let refill = now.duration_since(bucket.at).as_secs_f64() * rate;
+                bucket.tokens = (bucket.tokens + refill).min(burst);
+                bucket.at = now;
+                let allowed = bucket.tokens >= 1.0;
+                if allowed {
+                    bucket.tokens -= 1.0;
+                }
+                allowed
+            }
+            Err(_) => false,
+        };
+        if !allowed {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        allowed
+    }
+
+    /// Logs dropped since the last call.
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let budget = LogBudget::new(2);
+        let allowed = (0..100).filter(|_| budget.allow("ZE1")).count();
+        assert_eq!(allowed, 20);
+        assert!(budget.allow("ZE2"), "each environment has its own bucket");
+        assert_eq!(budget.take_dropped(), 80);
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        assert!(budget.allow("ZE1"), "tokens come back at the rate");
+        assert!(LogBudget::new(0).allow("ZE1"));
+    }
+}

@@ -197,15 +197,20 @@ pub async fn content(state: &AppState, version: &Version) -> Result<String, ApiE
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Removes content no version references any more (and stale `tmp/` leftovers).
+/// Removes content no version references any more (and stale `tmp/` leftovers). The rows of
+/// doomed precompressed copies go before their files, so no row ever names a missing copy for
+/// longer than a crash between the two.
 pub async fn collect_garbage(state: &AppState) -> Result<usize, StoreError> {
+    let blob_error = |e: crate::blob::BlobError| StoreError::Backend(Box::new(e));
     let _exclusive = state.blobs.exclusive().await;
     let referenced = state.store.referenced_blobs().await?.into_iter().collect();
-    state
+    let garbage = state
         .blobs
-        .collect_garbage(&referenced, GARBAGE_GRACE)
+        .garbage(&referenced, GARBAGE_GRACE)
         .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))
+        .map_err(blob_error)?;
+    state.store.forget_encodings(&garbage.content).await?;
+    state.blobs.remove(garbage).await.map_err(blob_error)
 }
 
 /// Content younger than this is never collected: its upload may still be writing its row.

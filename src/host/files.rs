@@ -2,6 +2,8 @@
 //! `Last-Modified`, 304 on `If-None-Match` / `If-Modified-Since`, a single `Range` (206/416),
 //! precompressed gzip/brotli chosen by `Accept-Encoding`, and HEAD.
 
+use std::sync::atomic::Ordering;
+
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -12,7 +14,8 @@ use super::sites::{Encoding, File};
 use crate::domain::versions::Visibility;
 use crate::AppState;
 
-/// Answers GET or HEAD for `file`.
+/// Answers GET or HEAD for `file`. A precompressed copy that cannot be read whole is never
+/// served: the file is answered uncompressed, and the copy is skipped from then on.
 pub async fn serve(
     state: &AppState,
     file: &File,
@@ -25,6 +28,33 @@ pub async fn serve(
         Some(_) => None,
         None => choose_encoding(file, headers),
     };
+    let answered = match respond(state, file, encoding, method, headers, range).await {
+        Err(err) if encoding.is_some() => {
+            if let Some(e) = encoding {
+                if !e.broken.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(sha256 = %file.sha256, encoding = e.key, error = %err,
+                        "precompressed copy unreadable: serving the original");
+                }
+            }
+            respond(state, file, None, method, headers, range).await
+        }
+        other => other,
+    };
+    answered.unwrap_or_else(|err| {
+        tracing::error!(sha256 = %file.sha256, error = %err, "cannot read asset content");
+        super::plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
+    })
+}
+
+/// The answer in representation `encoding` (identity when `None`).
+async fn respond(
+    state: &AppState,
+    file: &File,
+    encoding: Option<&Encoding>,
+    method: &Method,
+    headers: &HeaderMap,
+    range: Option<&str>,
+) -> Result<Response, crate::blob::BlobError> {
     let (etag, length, key) = match encoding {
         Some(e) => (&e.etag, e.size, e.key),
         None => (&file.etag, file.size, ""),
@@ -40,7 +70,7 @@ pub async fn serve(
     }
     if not_modified(file, etag, headers) {
         *response.status_mut() = StatusCode::NOT_MODIFIED;
-        return response;
+        return Ok(response);
     }
     h.insert(header::CONTENT_TYPE, file.content_type.clone());
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -54,7 +84,7 @@ pub async fn serve(
             let h = response.headers_mut();
             h.insert(header::CONTENT_RANGE, value(&format!("bytes */{length}")));
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-            return response;
+            return Ok(response);
         }
         Some(RangeAsked::Span(start, end)) => {
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -72,19 +102,14 @@ pub async fn serve(
         .headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     if method == Method::HEAD {
-        return response;
+        return Ok(response);
     }
-    match body(state, file, key, length, (start, end)).await {
-        Ok(body) => *response.body_mut() = body,
-        Err(err) => {
-            tracing::error!(sha256 = %file.sha256, error = %err, "cannot read asset content");
-            return super::plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n");
-        }
-    }
-    response
+    *response.body_mut() = body(state, file, key, length, (start, end)).await?;
+    Ok(response)
 }
 
-/// The bytes `[start, end)` of the representation `key`, from memory when possible.
+/// The bytes `[start, end)` of the representation `key`, from memory when possible. The
+/// stored object must have exactly `length` bytes: a copy cut short is an error, not a body.
 async fn body(
     state: &AppState,
     file: &File,
@@ -98,13 +123,19 @@ async fn body(
     }
     if state.sites.cacheable(length) {
         let bytes = state.blobs.read_encoded(&file.sha256, encoding).await?;
+        if bytes.len() as u64 != length {
+            return Err(crate::blob::BlobError::Size {
+                expected: length,
+                found: bytes.len() as u64,
+            });
+        }
         state.sites.remember(&file.sha256, key, bytes.clone());
         return Ok(Body::from(slice(bytes, start, end)));
     }
     let range = (start, end) != (0, length);
     let stream = state
         .blobs
-        .stream(&file.sha256, encoding, range.then_some(start..end))
+        .stream(&file.sha256, encoding, length, range.then_some(start..end))
         .await?;
     Ok(Body::from_stream(stream.map_err(std::io::Error::other)))
 }
@@ -152,6 +183,9 @@ fn choose_encoding<'f>(file: &'f File, headers: &HeaderMap) -> Option<&'f Encodi
         })
     };
     file.encodings.iter().find(|e| {
+        if e.broken.load(Ordering::Relaxed) {
+            return false;
+        }
         let name = e.name.to_str().unwrap_or_default();
         accepts(name) || (name == "gzip" && accepts("x-gzip"))
     })

@@ -20,13 +20,21 @@ use crate::signature;
 use crate::store::{ContainerKind, Log};
 use crate::AppState;
 
-/// Whether `headers` name an environment domain under the operator's host domain:
-/// `{name}-{4 digits}[-{suffix}].{host domain}`, port ignored, case-insensitive.
-pub fn is_asset_host(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    looks_like_environment_domain(host_without_port(host), &state.config.host_domain)
+/// Whether `req` is for the asset host: its authority names an environment domain under the
+/// operator's host domain (`{name}-{4 digits}[-{suffix}].{host domain}`, port ignored, any case).
+pub fn is_asset_request(state: &AppState, req: &Request) -> bool {
+    request_host(req.uri(), req.headers()).is_some_and(|host| {
+        is_environment_domain(host_without_port(host), &state.config.host_domain)
+    })
+}
+
+/// The host a request addresses: the URI's authority (HTTP/2 `:authority`, or an absolute-form
+/// HTTP/1.1 target, which RFC 9112 says wins over `Host`), else the `Host` header.
+pub fn request_host<'a>(uri: &'a axum::http::Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    match uri.authority() {
+        Some(authority) => Some(authority.as_str()),
+        None => headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+    }
 }
 
 /// `host` minus a trailing `:port` (IPv6 literals keep their brackets).
@@ -43,7 +51,17 @@ pub fn host_without_port(host: &str) -> &str {
     }
 }
 
-fn looks_like_environment_domain(host: &str, host_domain: &str) -> bool {
+/// Longest DNS name (RFC 1035): a longer Host cannot name an environment, and never reaches a
+/// cache.
+const MAX_DOMAIN: usize = 253;
+/// Longest DNS label.
+const MAX_LABEL: usize = 63;
+
+/// Whether `host` (no port) is an environment domain under `host_domain`, case-insensitively.
+pub fn is_environment_domain(host: &str, host_domain: &str) -> bool {
+    if host.len() > MAX_DOMAIN {
+        return false;
+    }
     // Case-insensitive suffix match without allocating: this runs for every request.
     let Some(split) = host.len().checked_sub(host_domain.len() + 1) else {
         return false;
@@ -52,6 +70,9 @@ fn looks_like_environment_domain(host: &str, host_domain: &str) -> bool {
         return false;
     };
     if !rest.starts_with('.') || !rest[1..].eq_ignore_ascii_case(host_domain) {
+        return false;
+    }
+    if label.len() > MAX_LABEL {
         return false;
     }
     let bytes = label.as_bytes();
@@ -73,10 +94,7 @@ fn looks_like_environment_domain(host: &str, host_domain: &str) -> bool {
 
 /// Serves an asset-host request (COMPAT §11): resolve, then visibility, then HTTP.
 pub async fn serve(state: &AppState, req: Request) -> Response {
-    let domain = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
+    let domain = request_host(req.uri(), req.headers())
         .map(host_without_port)
         .unwrap_or_default();
     let domain = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -181,9 +199,7 @@ async fn function(
         message: logs::NOT_EXECUTED.to_owned(),
         date_created: crate::clock::now(),
     };
-    if let Err(err) = state.store.create_log(&log).await {
-        tracing::error!(error = %err, "cannot write function log");
-    }
+    logs::record(state, &log).await;
     let mut response = plain(
         StatusCode::NOT_IMPLEMENTED,
         "Function execution is not supported by depot\n",
@@ -214,11 +230,7 @@ async fn signed(state: &AppState, site: &SiteView, req: &Parts, body: Option<&[u
         Ok(Some(account)) => account.auth_token,
         _ => return false,
     };
-    let host = req
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
+    let host = request_host(&req.uri, &req.headers).unwrap_or_default();
     let target = req
         .uri
         .path_and_query()
@@ -311,7 +323,7 @@ mod tests {
             "A-0000-X.LOCALHOST",
         ] {
             assert!(
-                looks_like_environment_domain(&host.to_ascii_lowercase(), "localhost"),
+                is_environment_domain(&host.to_ascii_lowercase(), "localhost"),
                 "{host}"
             );
         }
@@ -325,7 +337,7 @@ mod tests {
             "a-1234.example.com",
             "a_b-1234.localhost",
         ] {
-            assert!(!looks_like_environment_domain(host, "localhost"), "{host}");
+            assert!(!is_environment_domain(host, "localhost"), "{host}");
         }
     }
 

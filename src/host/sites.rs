@@ -2,8 +2,9 @@
 //! path to file, loaded once per deployment so the hot path queries no database, and a
 //! bounded cache of file contents.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use crate::store::{ContainerKind, Site, StoreError};
 use crate::AppState;
 
 /// A precompressed copy of a file.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Encoding {
     /// `br` or `gz` (the blob key suffix).
     pub key: &'static str,
@@ -21,6 +22,8 @@ pub struct Encoding {
     pub name: HeaderValue,
     pub size: u64,
     pub etag: HeaderValue,
+    /// Set once the copy could not be read whole; it is not offered again.
+    pub broken: AtomicBool,
 }
 
 /// One servable file of a build.
@@ -104,6 +107,7 @@ fn encoding(sha256: &str, e: &crate::store::Encoded) -> Option<Encoding> {
         name: HeaderValue::from_static(name),
         size: u64::try_from(e.size).ok()?,
         etag: quoted(sha256, key),
+        broken: AtomicBool::new(false),
     })
 }
 
@@ -124,27 +128,42 @@ fn http_date(secs: i64) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
 }
 
-/// Unknown domains remembered at most; a flood of random Host headers cannot grow memory.
-const MAX_SITES: usize = 10_000;
-
 /// Files at most this big are kept in memory once read.
 const MAX_CACHED_FILE: u64 = 8 << 20;
 
-#[derive(Default)]
-struct SiteMap {
-    generation: u64,
-    sites: HashMap<String, Option<Arc<SiteView>>>,
+/// Bytes a cache entry costs beyond its own data.
+const ENTRY_OVERHEAD: u64 = 128;
+/// Bytes a file of a site map costs beyond its path (the `File` and its header values).
+const FILE_OVERHEAD: u64 = 512;
+
+/// Site maps weigh what they hold: a domain nothing serves costs little, a build of a
+/// thousand files much more.
+#[derive(Clone)]
+pub struct SiteWeight;
+
+impl quick_cache::Weighter<String, Option<Arc<SiteView>>> for SiteWeight {
+    fn weight(&self, domain: &String, site: &Option<Arc<SiteView>>) -> u64 {
+        let files: u64 = site.as_ref().map_or(0, |site| {
+            site.files
+                .keys()
+                .map(|path| path.len() as u64 + FILE_OVERHEAD)
+                .sum()
+        });
+        ENTRY_OVERHEAD + domain.len() as u64 + files
+    }
 }
 
 /// Content is keyed by the first 64 bits of its SHA-256 (no allocation per lookup); the full
 /// hash is kept beside the bytes and compared.
 type ContentKey = (u64, &'static str);
 
-#[derive(Default)]
-struct ContentMap {
-    entries: HashMap<ContentKey, (String, Bytes)>,
-    order: VecDeque<ContentKey>,
-    bytes: u64,
+#[derive(Clone)]
+pub struct ContentWeight;
+
+impl quick_cache::Weighter<ContentKey, (String, Bytes)> for ContentWeight {
+    fn weight(&self, _: &ContentKey, (hash, bytes): &(String, Bytes)) -> u64 {
+        ENTRY_OVERHEAD + hash.len() as u64 + bytes.len() as u64
+    }
 }
 
 fn content_key(sha256: &str, key: &'static str) -> ContentKey {
@@ -155,46 +174,59 @@ fn content_key(sha256: &str, key: &'static str) -> ContentKey {
     (prefix, key)
 }
 
-/// Site manifests and file contents, shared by all requests.
+/// Site maps and file contents, shared by all requests; both bounded by bytes.
 pub struct Sites {
-    map: RwLock<SiteMap>,
-    content: RwLock<ContentMap>,
+    map: quick_cache::sync::Cache<String, Option<Arc<SiteView>>, SiteWeight>,
+    /// Bumped by every `forget`, so a load that raced a deployment is not kept.
+    generation: AtomicU64,
+    /// Orders "check the generation, then insert" against "bump, then remove".
+    filling: Mutex<()>,
+    content: quick_cache::sync::Cache<ContentKey, (String, Bytes), ContentWeight>,
     content_capacity: u64,
 }
 
 impl Sites {
-    pub fn new(content_capacity: u64) -> Sites {
+    /// At most `map_capacity` bytes of site maps and `content_capacity` bytes of contents.
+    pub fn new(map_capacity: u64, content_capacity: u64) -> Sites {
+        let map_capacity = map_capacity.max(64 << 10);
         Sites {
-            map: RwLock::default(),
-            content: RwLock::default(),
+            map: quick_cache::sync::Cache::with_weighter(
+                usize::try_from(map_capacity / 4096)
+                    .unwrap_or(usize::MAX)
+                    .max(16),
+                map_capacity,
+                SiteWeight,
+            ),
+            generation: AtomicU64::new(0),
+            filling: Mutex::new(()),
+            content: quick_cache::sync::Cache::with_weighter(
+                usize::try_from(content_capacity / 16384)
+                    .unwrap_or(usize::MAX)
+                    .max(16),
+                content_capacity.max(1),
+                ContentWeight,
+            ),
             content_capacity,
         }
     }
 
-    /// The site at `domain` (lowercase, no port), loading it on first use.
+    /// The site at `domain` (lowercase, no port, already checked to be an environment
+    /// domain), loading it on first use.
     pub async fn get(
         &self,
         state: &AppState,
         domain: &str,
     ) -> Result<Option<Arc<SiteView>>, StoreError> {
-        let generation = match self.map.read() {
-            Ok(map) => {
-                if let Some(site) = map.sites.get(domain) {
-                    return Ok(site.clone());
-                }
-                map.generation
-            }
-            Err(_) => 0,
-        };
+        if let Some(site) = self.map.get(domain) {
+            return Ok(site);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
         let loaded = state.store.site(domain).await?;
         let view = loaded.map(|site| Arc::new(SiteView::from_site(site)));
-        if let Ok(mut map) = self.map.write() {
+        if let Ok(_filling) = self.filling.lock() {
             // A deployment that happened while loading must not be overwritten by this read.
-            if map.generation == generation {
-                if map.sites.len() >= MAX_SITES {
-                    map.sites.clear();
-                }
-                map.sites.insert(domain.to_owned(), view.clone());
+            if self.generation.load(Ordering::Acquire) == generation {
+                self.map.insert(domain.to_owned(), view.clone());
             }
         }
         Ok(view)
@@ -202,25 +234,22 @@ impl Sites {
 
     /// Drops what is known of `domain` (after a deployment or an environment deletion).
     pub fn forget(&self, domain: &str) {
-        if let Ok(mut map) = self.map.write() {
-            map.generation += 1;
-            map.sites.remove(domain);
-        }
+        let _filling = self.filling.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.map.remove(domain);
     }
 
     /// Drops every site (after a service deletion).
     pub fn forget_all(&self) {
-        if let Ok(mut map) = self.map.write() {
-            map.generation += 1;
-            map.sites.clear();
-        }
+        let _filling = self.filling.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.map.clear();
     }
 
     /// Cached content of `sha256` in encoding `key` (`""` for identity).
     pub fn cached(&self, sha256: &str, key: &'static str) -> Option<Bytes> {
-        let content = self.content.read().ok()?;
-        match content.entries.get(&content_key(sha256, key)) {
-            Some((full, bytes)) if full == sha256 => Some(bytes.clone()),
+        match self.content.get(&content_key(sha256, key)) {
+            Some((full, bytes)) if full == sha256 => Some(bytes),
             _ => None,
         }
     }
@@ -230,29 +259,11 @@ impl Sites {
         size <= MAX_CACHED_FILE && size <= self.content_capacity
     }
 
-    /// Remembers content, evicting the oldest entries beyond capacity.
+    /// Remembers content; the cache evicts what is used least beyond its capacity.
     pub fn remember(&self, sha256: &str, key: &'static str, data: Bytes) {
-        let size = data.len() as u64;
-        if !self.cacheable(size) {
-            return;
+        if self.cacheable(data.len() as u64) {
+            self.content
+                .insert(content_key(sha256, key), (sha256.to_owned(), data));
         }
-        let Ok(mut content) = self.content.write() else {
-            return;
-        };
-        let id = content_key(sha256, key);
-        if content.entries.contains_key(&id) {
-            return;
-        }
-        while content.bytes + size > self.content_capacity {
-            let Some(oldest) = content.order.pop_front() else {
-                break;
-            };
-            if let Some((_, evicted)) = content.entries.remove(&oldest) {
-                content.bytes -= evicted.len() as u64;
-            }
-        }
-        content.bytes += size;
-        content.order.push_back(id);
-        content.entries.insert(id, (sha256.to_owned(), data));
     }
 }

@@ -1,8 +1,6 @@
 //! HTTP Basic authentication of API requests (COMPAT §2.2), with a short-lived cache of
 //! account credentials so the hot path does not query the database for them.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -13,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
+use crate::domain::sid::{self, Prefix};
 use crate::error::ApiError;
 use crate::store::{Account, Store};
 use crate::AppState;
@@ -21,34 +20,49 @@ use crate::AppState;
 /// token (restart with a new `DEPOT_AUTH_TOKEN`) is seen by this node within this time.
 const CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// Accounts recently read from the store, by SID.
-#[derive(Default)]
+/// Accounts recently read from the store, by SID, bounded by bytes. Only well-formed SIDs are
+/// looked up, so a client cannot fill it with arbitrary usernames; unknown well-formed SIDs are
+/// remembered too (as `None`), each costing the same few bytes.
 pub struct AccountCache {
-    entries: RwLock<HashMap<String, (Option<Account>, Instant)>>,
+    entries: quick_cache::sync::Cache<String, (Option<Account>, Instant), AccountWeight>,
 }
 
+#[derive(Clone)]
+pub struct AccountWeight;
+
+impl quick_cache::Weighter<String, (Option<Account>, Instant)> for AccountWeight {
+    fn weight(&self, sid: &String, (account, _): &(Option<Account>, Instant)) -> u64 {
+        let token = account
+            .as_ref()
+            .map_or(0, |a| a.sid.len() + a.auth_token.len());
+        (ENTRY_OVERHEAD + sid.len() + token) as u64
+    }
+}
+
+/// Bytes an entry costs beyond its strings (map slot, timestamps, string headers).
+const ENTRY_OVERHEAD: usize = 128;
+
 impl AccountCache {
-    /// The account `sid`, from the cache while fresh, else from the store.
+    /// A cache of at most `bytes` (at least one entry).
+    pub fn new(bytes: u64) -> AccountCache {
+        let bytes = bytes.max(4096);
+        let items = usize::try_from(bytes / 200).unwrap_or(usize::MAX).max(16);
+        AccountCache {
+            entries: quick_cache::sync::Cache::with_weighter(items, bytes, AccountWeight),
+        }
+    }
+
+    /// The account `sid`, from the cache while fresh, else from the store. `sid` must already
+    /// be a well-formed Account SID.
     pub async fn lookup(&self, store: &dyn Store, sid: &str) -> Result<Option<Account>, ApiError> {
-        if let Ok(entries) = self.entries.read() {
-            if let Some((account, at)) = entries.get(sid) {
-                if at.elapsed() < CACHE_TTL {
-                    return Ok(account.clone());
-                }
+        if let Some((account, at)) = self.entries.get(sid) {
+            if at.elapsed() < CACHE_TTL {
+                return Ok(account);
             }
         }
         let account = store.account(sid).await?;
-        if let Ok(mut entries) = self.entries.write() {
-            // Unknown SIDs are cached too, but the map must not grow without bound when a
-            // client sprays random usernames.
-            if entries.len() > 10_000 {
-                entries.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
-                if entries.len() > 10_000 {
-                    entries.clear();
-                }
-            }
-            entries.insert(sid.to_owned(), (account.clone(), Instant::now()));
-        }
+        self.entries
+            .insert(sid.to_owned(), (account.clone(), Instant::now()));
         Ok(account)
     }
 }
@@ -74,6 +88,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let Some((sid, token)) = header_value.to_str().ok().and_then(basic_credentials) else {
         return ApiError::BadCredentials.into_response();
     };
+    // Anything but a well-formed SID cannot be an account: no lookup, no cache entry.
+    if !sid::is_valid(Prefix::Account, &sid) {
+        return ApiError::BadCredentials.into_response();
+    }
     let account = match state.accounts.lookup(state.store.as_ref(), &sid).await {
         Ok(Some(account)) => account,
         Ok(None) => return ApiError::BadCredentials.into_response(),

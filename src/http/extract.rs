@@ -25,21 +25,18 @@ impl FromRequestParts<AppState> for Ctx {
             .ok_or(ApiError::NoCredentials)?;
         Ok(Ctx {
             account,
-            base: base_url(state, &parts.headers),
+            base: base_url(state, &parts.uri, &parts.headers),
             path: parts.uri.path().to_owned(),
         })
     }
 }
 
 /// The base of every URL in a response (COMPAT §1).
-pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub fn base_url(state: &AppState, uri: &axum::http::Uri, headers: &HeaderMap) -> String {
     if let Some(public) = &state.config.public_url {
         return public.clone();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+    let host = crate::host::request_host(uri, headers).unwrap_or("localhost");
     format!("http://{host}")
 }
 

@@ -1,8 +1,8 @@
 //! The HTTP surface: one entry point that sends a request to the asset host or the API by its
 //! Host header (COMPAT §2.1), and the API's route table in the spec's order.
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,6 +14,7 @@ pub mod assets;
 pub mod auth;
 pub mod builds;
 mod containers;
+mod cors;
 pub mod deployments;
 pub mod environments;
 pub mod extract;
@@ -29,9 +30,10 @@ mod versions;
 use crate::error::{ApiError, InternalErrorLogged};
 pub use crate::AppState;
 
-/// The whole application: health, host dispatch, API. The asset host sits outside the
-/// API's tracing and error layers: its hot path carries nothing it does not need.
-pub fn app(state: AppState) -> Router {
+/// The whole application as the listener calls it: health, host dispatch, API. The asset host
+/// sits outside the API's tracing and error layers: its hot path carries nothing it does not
+/// need.
+pub fn handler(state: AppState) -> crate::server::Handler {
     let api = api_router(state.clone())
         .layer(middleware::from_fn(log_internal_errors))
         .layer(
@@ -43,30 +45,29 @@ pub fn app(state: AppState) -> Router {
                     tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
                 ),
         );
-    let entry = Entry { state, api };
-    Router::new().fallback(dispatch).with_state(entry)
-}
-
-#[derive(Clone)]
-struct Entry {
-    state: AppState,
-    api: Router,
+    std::sync::Arc::new(move |req| {
+        let (state, api) = (state.clone(), api.clone());
+        Box::pin(dispatch(state, api, req))
+    })
 }
 
 /// Routes by Host first, so an environment's domain never reaches the API (nor `/healthz`).
-async fn dispatch(State(entry): State<Entry>, req: Request) -> Response {
-    if crate::host::is_asset_host(&entry.state, req.headers()) {
-        return crate::host::serve(&entry.state, req).await;
+async fn dispatch(state: AppState, api: Router, req: Request) -> Response {
+    if crate::host::is_asset_request(&state, &req) {
+        return crate::host::serve(&state, req).await;
     }
     if req.uri().path() == "/healthz" {
         return (StatusCode::OK, "ok\n").into_response();
     }
+    if req.method() == Method::OPTIONS {
+        return cors::preflight();
+    }
     let req = trim_trailing_slash(req);
-    let response = match entry.api.oneshot(req).await {
+    let response = match api.oneshot(req).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
-    twilio_method_not_allowed(response)
+    cors::with_headers(twilio_method_not_allowed(response))
 }
 
 /// `/v1/Services/` is `/v1/Services` (COMPAT §2.1).

@@ -2,15 +2,18 @@
 //! embedded SQLite file). Every write goes through this process, so invalidating on write
 //! keeps the cache exact; it must never wrap a database that several nodes share.
 //!
-//! Reads remember the cache generation before asking the store and only fill the cache if no
-//! write happened meanwhile; writes bump the generation and evict after committing. A read
-//! that raced a write therefore never leaves a stale entry behind.
+//! Entries are keyed by an epoch: one for all Services, and one per Service for what lives
+//! below it. A read takes the epoch before asking the store and files its answer under it; a
+//! write, once committed, moves the epoch to a fresh number, so everything filed before (and
+//! every read that raced the write) becomes unreachable and ages out. The cache is bounded by
+//! bytes and evicts what is used least.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::{Arc, RwLock};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use quick_cache::Equivalent;
 
 use super::{
     Account, Build, BuildDetail, BuildQuota, Container, ContainerKind, Deployment, Encoded,
@@ -18,89 +21,163 @@ use super::{
     StoreResult, Variable, Version,
 };
 
-/// Entries per map before the map is emptied; bounds memory, not correctness.
-const MAX_ENTRIES: usize = 50_000;
-
-type ServiceCacheKey = (String, bool, String);
-
-#[derive(Default)]
-struct Maps {
-    generation: u64,
-    services: HashMap<ServiceCacheKey, Service>,
-    /// What lives below each Service, by Service SID, so a write evicts one entry.
-    scopes: HashMap<String, Scope>,
+/// What the cache holds, by owned key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key {
+    Service(u64, String, bool, String),
+    Container(u64, ContainerKind, String),
+    Page(u64, ContainerKind, PageRequest),
 }
 
-#[derive(Default)]
-struct Scope {
-    containers: HashMap<(ContainerKind, String), Container>,
-    pages: HashMap<(ContainerKind, PageRequest), Arc<Page<Container>>>,
+/// The same keys, borrowed, so that a hit allocates nothing.
+#[derive(Clone, Copy)]
+enum Lookup<'a> {
+    Service(u64, &'a str, bool, &'a str),
+    Container(u64, ContainerKind, &'a str),
+    Page(u64, ContainerKind, PageRequest),
 }
 
-impl Maps {
-    fn scope(&mut self, service_sid: &str) -> &mut Scope {
-        if !self.scopes.contains_key(service_sid) && self.scopes.len() >= MAX_ENTRIES {
-            self.scopes.clear();
+impl Lookup<'_> {
+    fn to_owned(self) -> Key {
+        match self {
+            Lookup::Service(e, a, n, k) => Key::Service(e, a.to_owned(), n, k.to_owned()),
+            Lookup::Container(e, kind, sid) => Key::Container(e, kind, sid.to_owned()),
+            Lookup::Page(e, kind, page) => Key::Page(e, kind, page),
         }
-        self.scopes.entry(service_sid.to_owned()).or_default()
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Key::Service(e, a, n, k) => Lookup::Service(*e, a, *n, k).hash(state),
+            Key::Container(e, kind, sid) => Lookup::Container(*e, *kind, sid).hash(state),
+            Key::Page(e, kind, page) => Lookup::Page(*e, *kind, *page).hash(state),
+        }
+    }
+}
+
+impl Hash for Lookup<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match *self {
+            Lookup::Service(e, a, n, k) => (0u8, e, a, n, k).hash(state),
+            Lookup::Container(e, kind, sid) => (1u8, e, kind, sid).hash(state),
+            Lookup::Page(e, kind, page) => (2u8, e, kind, page).hash(state),
+        }
+    }
+}
+
+impl Equivalent<Key> for Lookup<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        match (*self, key) {
+            (Lookup::Service(e, a, n, k), Key::Service(e2, a2, n2, k2)) => {
+                e == *e2 && n == *n2 && a == a2 && k == k2
+            }
+            (Lookup::Container(e, kind, sid), Key::Container(e2, kind2, sid2)) => {
+                e == *e2 && kind == *kind2 && sid == sid2
+            }
+            (Lookup::Page(e, kind, page), Key::Page(e2, kind2, page2)) => {
+                e == *e2 && kind == *kind2 && page == *page2
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Value {
+    Service(Service),
+    Container(Container),
+    Page(Arc<Page<Container>>),
+}
+
+#[derive(Clone)]
+struct Weight;
+
+/// Bytes an entry costs beyond its strings.
+const ENTRY_OVERHEAD: u64 = 160;
+
+fn container_bytes(c: &Container) -> u64 {
+    ENTRY_OVERHEAD
+        + (c.sid.len() + c.account_sid.len() + c.service_sid.len() + c.friendly_name.len()) as u64
+}
+
+impl quick_cache::Weighter<Key, Value> for Weight {
+    fn weight(&self, key: &Key, value: &Value) -> u64 {
+        let key_bytes = match key {
+            Key::Service(_, a, _, k) => (a.len() + k.len()) as u64,
+            Key::Container(_, _, sid) => sid.len() as u64,
+            Key::Page(..) => 0,
+        };
+        let value_bytes = match value {
+            Value::Service(s) => {
+                ENTRY_OVERHEAD
+                    + (s.sid.len() + s.account_sid.len() + s.friendly_name.len()) as u64
+                    + (s.unique_name.len() + s.domain_base.len()) as u64
+            }
+            Value::Container(c) => container_bytes(c),
+            Value::Page(page) => {
+                ENTRY_OVERHEAD + page.items.iter().map(container_bytes).sum::<u64>()
+            }
+        };
+        key_bytes + value_bytes
     }
 }
 
 /// The cache wrapper; see the module docs.
 pub struct CachedStore<S> {
     inner: S,
-    maps: RwLock<Maps>,
+    entries: quick_cache::sync::Cache<Key, Value, Weight>,
+    /// Epochs of each Service's children, by Service SID.
+    scopes: quick_cache::sync::Cache<String, u64>,
+    services_epoch: AtomicU64,
+    next_epoch: AtomicU64,
 }
 
-fn service_key(account_sid: &str, key: ServiceKey<'_>) -> ServiceCacheKey {
-    match key {
-        ServiceKey::Sid(sid) => (account_sid.to_owned(), false, sid.to_owned()),
-        ServiceKey::UniqueName(name) => (account_sid.to_owned(), true, name.to_owned()),
-    }
-}
-
-fn bounded_insert<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
-    if map.len() >= MAX_ENTRIES {
-        map.clear();
-    }
-    map.insert(key, value);
-}
+/// Service epochs remembered; a forgotten one is simply replaced by a fresh one.
+const MAX_SCOPES: usize = 100_000;
 
 impl<S: Store> CachedStore<S> {
-    pub fn new(inner: S) -> Self {
+    /// A cache of at most `bytes` in front of `inner`.
+    pub fn new(inner: S, bytes: u64) -> Self {
+        let bytes = bytes.max(64 << 10);
         CachedStore {
             inner,
-            maps: RwLock::new(Maps::default()),
+            entries: quick_cache::sync::Cache::with_weighter(
+                usize::try_from(bytes / 1024).unwrap_or(usize::MAX).max(16),
+                bytes,
+                Weight,
+            ),
+            scopes: quick_cache::sync::Cache::new(MAX_SCOPES),
+            services_epoch: AtomicU64::new(1),
+            next_epoch: AtomicU64::new(2),
         }
     }
 
-    fn generation(&self) -> Option<u64> {
-        self.maps.read().ok().map(|m| m.generation)
+    fn fresh_epoch(&self) -> u64 {
+        self.next_epoch.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn lookup<T: Clone>(&self, pick: impl FnOnce(&Maps) -> Option<&T>) -> Option<T> {
-        self.maps.read().ok().and_then(|m| pick(&m).cloned())
-    }
-
-    /// Stores a value read at `generation`, unless a write happened since.
-    fn fill(&self, generation: Option<u64>, put: impl FnOnce(&mut Maps)) {
-        if let (Some(generation), Ok(mut maps)) = (generation, self.maps.write()) {
-            if maps.generation == generation {
-                put(&mut maps);
-            }
+    /// The epoch of `service_sid`'s children, made fresh if none is remembered.
+    fn scope(&self, service_sid: &str) -> u64 {
+        if let Some(epoch) = self.scopes.get(service_sid) {
+            return epoch;
         }
+        let epoch = self.fresh_epoch();
+        self.scopes.insert(service_sid.to_owned(), epoch);
+        epoch
     }
 
-    /// Called after a write committed: no read that started before it may fill the cache.
-    fn invalidate(&self, evict: impl FnOnce(&mut Maps)) {
-        if let Ok(mut maps) = self.maps.write() {
-            maps.generation += 1;
-            evict(&mut maps);
-        }
+    /// Called after a write to `service_sid`'s children committed.
+    fn invalidate_scope(&self, service_sid: &str) {
+        self.scopes
+            .insert(service_sid.to_owned(), self.fresh_epoch());
     }
 
-    fn evict_service_children(maps: &mut Maps, service_sid: &str) {
-        maps.scopes.remove(service_sid);
+    /// Called after a write to any Service committed.
+    fn invalidate_services(&self) {
+        self.services_epoch
+            .store(self.fresh_epoch(), Ordering::Release);
     }
 }
 
@@ -119,22 +196,22 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service> {
-        let created = self.inner.create_service(service, max_services).await?;
-        // A failed lookup of this name may not be cached, but nothing negative is cached.
-        self.invalidate(|_| {});
-        Ok(created)
+        // Nothing negative is cached, so a new Service invalidates nothing.
+        self.inner.create_service(service, max_services).await
     }
 
     async fn service(&self, account_sid: &str, key: ServiceKey<'_>) -> StoreResult<Service> {
-        let cache_key = service_key(account_sid, key);
-        if let Some(hit) = self.lookup(|m| m.services.get(&cache_key)) {
+        let epoch = self.services_epoch.load(Ordering::Acquire);
+        let lookup = match key {
+            ServiceKey::Sid(sid) => Lookup::Service(epoch, account_sid, false, sid),
+            ServiceKey::UniqueName(name) => Lookup::Service(epoch, account_sid, true, name),
+        };
+        if let Some(Value::Service(hit)) = self.entries.get(&lookup) {
             return Ok(hit);
         }
-        let generation = self.generation();
         let service = self.inner.service(account_sid, key).await?;
-        self.fill(generation, |m| {
-            bounded_insert(&mut m.services, cache_key, service.clone())
-        });
+        self.entries
+            .insert(lookup.to_owned(), Value::Service(service.clone()));
         Ok(service)
     }
 
@@ -153,16 +230,14 @@ impl<S: Store> Store for CachedStore<S> {
         now: i64,
     ) -> StoreResult<Service> {
         let result = self.inner.update_service(sid, patch, now).await;
-        self.invalidate(|m| m.services.clear());
+        self.invalidate_services();
         result
     }
 
     async fn delete_service(&self, sid: &str) -> StoreResult<()> {
         let result = self.inner.delete_service(sid).await;
-        self.invalidate(|m| {
-            m.services.clear();
-            Self::evict_service_children(m, sid);
-        });
+        self.invalidate_services();
+        self.invalidate_scope(sid);
         result
     }
 
@@ -172,7 +247,7 @@ impl<S: Store> Store for CachedStore<S> {
         container: &Container,
     ) -> StoreResult<Container> {
         let result = self.inner.create_container(kind, container).await;
-        self.invalidate(|m| Self::evict_service_children(m, &container.service_sid));
+        self.invalidate_scope(&container.service_sid);
         result
     }
 
@@ -182,17 +257,13 @@ impl<S: Store> Store for CachedStore<S> {
         service_sid: &str,
         sid: &str,
     ) -> StoreResult<Container> {
-        let cache_key = (kind, sid.to_owned());
-        let hit = self.lookup(|m| m.scopes.get(service_sid)?.containers.get(&cache_key));
-        if let Some(hit) = hit {
+        let lookup = Lookup::Container(self.scope(service_sid), kind, sid);
+        if let Some(Value::Container(hit)) = self.entries.get(&lookup) {
             return Ok(hit);
         }
-        let generation = self.generation();
         let container = self.inner.container(kind, service_sid, sid).await?;
-        self.fill(generation, |m| {
-            let scope = m.scope(service_sid);
-            bounded_insert(&mut scope.containers, cache_key, container.clone())
-        });
+        self.entries
+            .insert(lookup.to_owned(), Value::Container(container.clone()));
         Ok(container)
     }
 
@@ -202,16 +273,13 @@ impl<S: Store> Store for CachedStore<S> {
         service_sid: &str,
         page: PageRequest,
     ) -> StoreResult<Arc<Page<Container>>> {
-        let hit = self.lookup(|m| m.scopes.get(service_sid)?.pages.get(&(kind, page)));
-        if let Some(hit) = hit {
+        let lookup = Lookup::Page(self.scope(service_sid), kind, page);
+        if let Some(Value::Page(hit)) = self.entries.get(&lookup) {
             return Ok(hit);
         }
-        let generation = self.generation();
         let listed = self.inner.list_containers(kind, service_sid, page).await?;
-        self.fill(generation, |m| {
-            let scope = m.scope(service_sid);
-            bounded_insert(&mut scope.pages, (kind, page), listed.clone())
-        });
+        self.entries
+            .insert(lookup.to_owned(), Value::Page(listed.clone()));
         Ok(listed)
     }
 
@@ -227,7 +295,7 @@ impl<S: Store> Store for CachedStore<S> {
             .inner
             .rename_container(kind, service_sid, sid, friendly_name, now)
             .await;
-        self.invalidate(|m| Self::evict_service_children(m, service_sid));
+        self.invalidate_scope(service_sid);
         result
     }
 
@@ -238,7 +306,7 @@ impl<S: Store> Store for CachedStore<S> {
         sid: &str,
     ) -> StoreResult<()> {
         let result = self.inner.delete_container(kind, service_sid, sid).await;
-        self.invalidate(|m| Self::evict_service_children(m, service_sid));
+        self.invalidate_scope(service_sid);
         result
     }
 
@@ -351,6 +419,14 @@ impl<S: Store> Store for CachedStore<S> {
 
     async fn encodings(&self, sha256: &str) -> StoreResult<Vec<Encoded>> {
         self.inner.encodings(sha256).await
+    }
+
+    async fn forget_encodings(&self, sha256s: &[String]) -> StoreResult<()> {
+        self.inner.forget_encodings(sha256s).await
+    }
+
+    async fn prune(&self, prune: &super::Prune) -> StoreResult<super::Pruned> {
+        self.inner.prune(prune).await
     }
 
     async fn create_deployment(&self, deployment: &Deployment) -> StoreResult<Deployment> {

@@ -624,6 +624,6 @@ async fn sqlite_store_conforms() {
 async fn cached_sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = cache::CachedStore::new(SqliteStore::open(&url).await.unwrap());
+    let store = cache::CachedStore::new(SqliteStore::open(&url).await.unwrap(), 1 << 20);
     suite(&store).await;
 }

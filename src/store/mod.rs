@@ -11,6 +11,7 @@ pub mod paging;
 mod records;
 mod sqlite;
 mod sqlite_deploy;
+mod sqlite_upkeep;
 mod sqlite_writer;
 
 #[cfg(test)]
@@ -291,8 +292,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Deletes a build; `InUse(environment sid)` while an environment serves it.
     async fn delete_build(&self, service_sid: &str, sid: &str) -> StoreResult<()>;
-    /// Records a precompressed copy of some content.
+    /// Records a precompressed copy of some content (replacing an earlier record of it).
     async fn record_encoding(&self, encoded: &Encoded) -> StoreResult<()>;
+    /// Forgets the precompressed copies of content that garbage collection removes.
+    async fn forget_encodings(&self, sha256s: &[String]) -> StoreResult<()>;
     async fn encodings(&self, sha256: &str) -> StoreResult<Vec<Encoded>>;
 
     /// Inserts a deployment and points its environment at the build, atomically. A build of
@@ -334,15 +337,37 @@ pub trait Store: Send + Sync + 'static {
 
     /// What the asset host serves at `domain_name`, if an environment has that domain.
     async fn site(&self, domain_name: &str) -> StoreResult<Option<Site>>;
+
+    /// Deletes what retention rules say is no longer kept (see [`Prune`]).
+    async fn prune(&self, prune: &Prune) -> StoreResult<Pruned>;
 }
 
-/// Opens the backend named by `url`'s scheme: `sqlite:` or `postgres:`/`postgresql:`.
-pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+/// What [`Store::prune`] deletes.
+#[derive(Debug, Clone, Copy)]
+pub struct Prune {
+    /// Logs created before this time (`None`: kept forever).
+    pub logs_before: Option<i64>,
+    /// Logs beyond the newest this many of each Environment (0 = no limit).
+    pub max_logs_per_environment: u32,
+    /// Build creation records before this time (outside the builds-per-hour window).
+    pub builds_before: i64,
+}
+
+/// What [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub logs: u64,
+}
+
+/// Opens the backend named by `url`'s scheme: `sqlite:` or `postgres:`/`postgresql:`, with a
+/// read cache of at most `cache_bytes` where the backend allows one.
+pub async fn open(url: &str, cache_bytes: u64) -> StoreResult<std::sync::Arc<dyn Store>> {
     let scheme = url.split(':').next().unwrap_or_default();
     match scheme {
         // One process owns an SQLite file, so its reads may be cached (see `cache`).
         "sqlite" => Ok(std::sync::Arc::new(cache::CachedStore::new(
             SqliteStore::open(url).await?,
+            cache_bytes,
         ))),
         "postgres" | "postgresql" => Err(StoreError::Backend(
             "PostgreSQL support is not built yet: use a sqlite:// URL".into(),

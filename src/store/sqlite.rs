@@ -16,8 +16,8 @@ use super::sqlite_deploy as deploy;
 use super::sqlite_writer::Writer;
 use super::{
     Account, Build, BuildDetail, BuildQuota, Container, ContainerKind, Deployment, Encoded,
-    Environment, Log, LogFilter, Positioned, Service, ServiceKey, ServicePatch, Site, Store,
-    StoreError, StoreResult, Unique, Variable, Version,
+    Environment, Log, LogFilter, Positioned, Prune, Pruned, Service, ServiceKey, ServicePatch,
+    Site, Store, StoreError, StoreResult, Unique, Variable, Version,
 };
 
 /// SQLite store; see the module docs for its connection layout.
@@ -664,6 +664,14 @@ impl Store for SqliteStore {
 
     async fn encodings(&self, sha256: &str) -> StoreResult<Vec<Encoded>> {
         deploy::encodings(&self.readers, sha256).await
+    }
+
+    async fn forget_encodings(&self, sha256s: &[String]) -> StoreResult<()> {
+        super::sqlite_upkeep::forget_encodings(&self.writer, sha256s).await
+    }
+
+    async fn prune(&self, prune: &Prune) -> StoreResult<Pruned> {
+        super::sqlite_upkeep::prune(&self.writer, &self.readers, prune).await
     }
 
     async fn create_deployment(&self, deployment: &Deployment) -> StoreResult<Deployment> {

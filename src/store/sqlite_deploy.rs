@@ -213,7 +213,7 @@ pub async fn create_build(
                 if quota.per_hour > 0 {
                     let since = quota.now - 3600;
                     let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
-                        "SELECT COUNT(*), MIN(date_created) FROM builds \
+                        "SELECT COUNT(*), MIN(date_created) FROM build_creations \
                          WHERE account_sid = ? AND date_created > ?",
                     )
                     .bind(&b.account_sid)
@@ -246,6 +246,14 @@ pub async fn create_build(
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(map_err)?;
+                sqlx::query(
+                    "INSERT INTO build_creations (account_sid, date_created) VALUES (?, ?)",
+                )
+                .bind(&b.account_sid)
+                .bind(b.date_created)
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
                 for (kind, sids) in [
                     (ContainerKind::Asset, &assets),
                     (ContainerKind::Function, &functions),
@@ -430,7 +438,7 @@ pub async fn record_encoding(writer: &Writer, encoded: &Encoded) -> StoreResult<
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO encodings (sha256, encoding, size) VALUES (?, ?, ?) \
-                     ON CONFLICT (sha256, encoding) DO NOTHING",
+                     ON CONFLICT (sha256, encoding) DO UPDATE SET size = excluded.size",
                 )
                 .bind(&e.sha256)
                 .bind(&e.encoding)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use depot::config::{Bootstrap, Config, Limits};
+use depot::config::{Bootstrap, Config, ConnectionLimits, Limits, LogPolicy};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -41,6 +41,8 @@ pub fn config(data_dir: PathBuf, limits: Limits) -> Config {
             auth_token: Some(AUTH_TOKEN.into()),
         },
         limits,
+        connections: ConnectionLimits::default(),
+        logs: LogPolicy::default(),
     }
 }
 
@@ -218,7 +220,7 @@ impl TestApp {
     /// Adds a second account straight into the database, as another tenant would exist.
     pub async fn add_account(&self, sid: &str, token: &str) {
         let url = format!("sqlite://{}", self.dir.path().join("depot.db").display());
-        let store = depot::store::open(&url).await.unwrap();
+        let store = depot::store::open(&url, 1 << 20).await.unwrap();
         store
             .upsert_account(&depot::store::Account {
                 sid: sid.into(),
@@ -493,6 +495,6 @@ impl TestApp {
     /// The database, opened beside the server, as another depot process would.
     pub async fn store(&self) -> std::sync::Arc<dyn depot::store::Store> {
         let url = format!("sqlite://{}", self.dir.path().join("depot.db").display());
-        depot::store::open(&url).await.unwrap()
+        depot::store::open(&url, 1 << 20).await.unwrap()
     }
 }

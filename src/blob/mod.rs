@@ -6,6 +6,7 @@
 //! when the caller accepts it ([`Staged::keep`]); a local file is fsynced before that returns,
 //! so the version row that follows never points at bytes that a crash could lose.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,9 @@ use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use sha2::{Digest, Sha256};
 
+mod sweep;
+use sweep::BlobName;
+
 /// Failures of the content store.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -26,13 +30,16 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
     #[error("unsupported blob URL {0:?}: use file://")]
     UnsupportedUrl(String),
+    /// A stored object is not the size its row says: cut short by a crash, or replaced.
+    #[error("stored object has {found} bytes, expected {expected}")]
+    Size { expected: u64, found: u64 },
 }
 
 /// The content store and its key scheme.
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
-    /// Root folder when the store is the local filesystem, for fsync.
+    /// Root folder when the store is the local filesystem, for the garbage collector's walk.
     local_root: Option<PathBuf>,
     /// Part size of streamed uploads: small keeps memory flat per upload.
     part_size: usize,
@@ -55,7 +62,8 @@ impl Blobs {
             .to_file_path()
             .map_err(|_| BlobError::UnsupportedUrl(url.into()))?;
         std::fs::create_dir_all(&root)?;
-        let store = LocalFileSystem::new_with_prefix(&root)?;
+        // Every write is durable (file and directory entries) before it returns.
+        let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
         Ok(Blobs {
             store: Arc::new(store),
             local_root: Some(root),
@@ -116,11 +124,13 @@ impl Blobs {
         Ok(got.bytes().await?)
     }
 
-    /// A byte range of the content of `sha256` (or its `encoding` copy), as a stream.
+    /// A byte range of the content of `sha256` (or its `encoding` copy), as a stream; an
+    /// error unless the object has exactly `length` bytes.
     pub async fn stream(
         &self,
         sha256: &str,
         encoding: Option<&str>,
+        length: u64,
         range: Option<std::ops::Range<u64>>,
     ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
         let options = object_store::GetOptions {
@@ -129,14 +139,19 @@ impl Blobs {
         };
         let key = Self::encoded_key(sha256, encoding);
         let got = self.store.get_opts(&key, options).await?;
+        if got.meta.size != length {
+            return Err(BlobError::Size {
+                expected: length,
+                found: got.meta.size,
+            });
+        }
         Ok(got
             .into_stream()
             .map(|r| r.map_err(BlobError::from))
             .boxed())
     }
 
-    /// Stores a precompressed copy beside the content. Derived data: not fsynced, since a
-    /// lost copy only means serving the original.
+    /// Stores a precompressed copy beside the content, durably: its row may be written next.
     pub async fn put_encoded(
         &self,
         sha256: &str,
@@ -148,6 +163,23 @@ impl Blobs {
         Ok(())
     }
 
+    /// The size of the stored `encoding` copy of `sha256`, if there is one.
+    pub async fn encoded_size(
+        &self,
+        sha256: &str,
+        encoding: &str,
+    ) -> Result<Option<u64>, BlobError> {
+        match self
+            .store
+            .head(&Self::encoded_key(sha256, Some(encoding)))
+            .await
+        {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Whether content `sha256` is stored.
     pub async fn exists(&self, sha256: &str) -> Result<bool, BlobError> {
         match self.store.head(&Self::content_key(sha256)).await {
@@ -157,60 +189,135 @@ impl Blobs {
         }
     }
 
-    /// Deletes stored content that no version references and that is older than `grace`, and
-    /// leftovers in `tmp/` older than `grace`. Returns how many objects were removed. The
-    /// caller holds [`Blobs::exclusive`] from reading `referenced` until this returns.
-    pub async fn collect_garbage(
+    /// What garbage collection would remove now: content no version references (with its
+    /// precompressed copies) and upload leftovers, all older than `grace`. The caller deletes
+    /// the rows that describe the doomed content (its encodings) before calling
+    /// [`Blobs::remove`], and holds [`Blobs::exclusive`] from reading `referenced` until then.
+    pub async fn garbage(
         &self,
-        referenced: &std::collections::HashSet<String>,
+        referenced: &HashSet<String>,
         grace: Duration,
-    ) -> Result<usize, BlobError> {
-        let cutoff = chrono_cutoff(grace);
+    ) -> Result<Garbage, BlobError> {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(grace)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut garbage = Garbage::default();
+        let mut hashes = HashSet::new();
+        for found in self.own_files().await? {
+            if found.modified > cutoff {
+                continue;
+            }
+            if let BlobName::Content { sha256, staging } = &found.name {
+                // A finished object of referenced content stays; a staging file of it is a
+                // write that never finished.
+                if referenced.contains(sha256) && !staging {
+                    continue;
+                }
+                if !staging {
+                    hashes.insert(sha256.clone());
+                }
+            }
+            garbage.files.push(found.location);
+        }
+        garbage.content = hashes.into_iter().collect();
+        Ok(garbage)
+    }
+
+    /// Deletes what [`Blobs::garbage`] found; returns how many files went.
+    pub async fn remove(&self, garbage: Garbage) -> Result<usize, BlobError> {
         let mut removed = 0;
-        for prefix in ["sha256", "tmp"] {
-            let mut listing = self.store.list(Some(&Key::from(prefix)));
-            let mut doomed = Vec::new();
-            while let Some(meta) = listing.next().await {
-                let meta = meta?;
-                // Precompressed copies (`{hash}.gz`, `{hash}.br`) live and die with the original.
-                let name = meta.location.filename().unwrap_or_default();
-                let hash = name.split('.').next().unwrap_or_default();
-                let keep = prefix == "sha256" && referenced.contains(hash);
-                if !keep && meta.last_modified.timestamp() < cutoff {
-                    doomed.push(meta.location);
-                }
-            }
-            for key in doomed {
-                match self.store.delete(&key).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
+        for location in garbage.files {
+            let gone = match location {
+                Location::Local(path) => match tokio::fs::remove_file(&path).await {
+                    Ok(()) => true,
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => false,
                     Err(err) => return Err(err.into()),
-                }
-            }
+                },
+                Location::Key(key) => match self.store.delete(&key).await {
+                    Ok(()) => true,
+                    Err(object_store::Error::NotFound { .. }) => false,
+                    Err(err) => return Err(err.into()),
+                },
+            };
+            removed += usize::from(gone);
         }
         Ok(removed)
     }
 
-    /// Makes a local file and its folder durable.
-    async fn sync_local(&self, key: &Key) -> Result<(), BlobError> {
-        let Some(root) = &self.local_root else {
-            return Ok(());
+    /// Removes every upload leftover in `tmp/`: called at start, before any upload begins, so
+    /// whatever is there was cut short by a stop or crash. Only the local store keeps them;
+    /// an object store's unfinished uploads are its own lifecycle's business.
+    pub async fn remove_interrupted_uploads(&self) -> Result<usize, BlobError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
         };
-        let file = root.join(key.as_ref());
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::File::open(&file)?.sync_all()?;
-            if let Some(dir) = file.parent() {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok(())
+        let found = tokio::task::spawn_blocking(move || sweep::walk(&root, "tmp"))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let files = found.into_iter().map(|f| Location::Local(f.path)).collect();
+        self.remove(Garbage {
+            files,
+            content: Vec::new(),
         })
         .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-        Ok(())
+    }
+
+    /// Every file of depot's key scheme, found without following links.
+    async fn own_files(&self) -> Result<Vec<Owned>, BlobError> {
+        if let Some(root) = self.local_root.clone() {
+            let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<_>> {
+                let mut all = sweep::walk(&root, "sha256")?;
+                all.extend(sweep::walk(&root, "tmp")?);
+                Ok(all)
+            })
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+            return Ok(found
+                .into_iter()
+                .map(|f| Owned {
+                    location: Location::Local(f.path),
+                    name: f.name,
+                    modified: f.modified,
+                })
+                .collect());
+        }
+        let mut owned = Vec::new();
+        for top in ["sha256", "tmp"] {
+            let mut listing = self.store.list(Some(&Key::from(top)));
+            while let Some(meta) = listing.next().await {
+                let meta = meta?;
+                if let Some(name) = BlobName::parse(meta.location.as_ref()) {
+                    owned.push(Owned {
+                        location: Location::Key(meta.location),
+                        name,
+                        modified: meta.last_modified.into(),
+                    });
+                }
+            }
+        }
+        Ok(owned)
     }
 }
 
-fn chrono_cutoff(grace: Duration) -> i64 {
-    crate::clock::now() - i64::try_from(grace.as_secs()).unwrap_or(i64::MAX)
+/// Where a file of the scheme is.
+#[derive(Debug)]
+pub enum Location {
+    Local(PathBuf),
+    Key(Key),
+}
+
+struct Owned {
+    location: Location,
+    name: BlobName,
+    modified: std::time::SystemTime,
+}
+
+/// Files garbage collection will remove, and the content hashes among them.
+#[derive(Debug, Default)]
+pub struct Garbage {
+    pub files: Vec<Location>,
+    /// Content (or a precompressed copy) that goes: its encoding rows must go first.
+    pub content: Vec<String>,
 }
 
 fn random_name() -> String {
@@ -275,7 +382,6 @@ impl Staged {
         // Replacing stored content with identical bytes also renews its modification time,
         // which keeps old, unreferenced content from being collected right after reuse.
         blobs.store.rename(&tmp, &target).await?;
-        blobs.sync_local(&target).await?;
         Ok(self.sha256.clone())
     }
 }
@@ -321,25 +427,49 @@ mod tests {
         upload.write(Bytes::from_static(b"never")).await.unwrap();
         drop(upload.finish().await.unwrap());
 
-        let referenced = [kept.clone()].into_iter().collect();
-        // Young content is spared whatever references it.
-        assert_eq!(
-            blobs
-                .collect_garbage(&referenced, Duration::from_secs(60))
-                .await
-                .unwrap(),
-            0
-        );
-        tokio::time::sleep(Duration::from_millis(1100)).await;
         blobs
-            .collect_garbage(&referenced, Duration::ZERO)
+            .put_encoded(&dropped, "gz", Bytes::from_static(b"gz"))
             .await
             .unwrap();
+        // A write cut short by a crash leaves the local store's staging file behind.
+        let interrupted = dir
+            .path()
+            .join(format!("sha256/{}/{kept}.br#1", &kept[..2]));
+        std::fs::write(&interrupted, b"half").unwrap();
+
+        let referenced: HashSet<String> = [kept.clone()].into_iter().collect();
+        // Young content is spared whatever references it.
+        let young = blobs
+            .garbage(&referenced, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(young.files.is_empty() && young.content.is_empty());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let old = blobs.garbage(&referenced, Duration::ZERO).await.unwrap();
+        assert_eq!(old.content, vec![dropped.clone()]);
+        assert_eq!(blobs.remove(old).await.unwrap(), 3);
         assert!(blobs.exists(&kept).await.unwrap());
         assert!(!blobs.exists(&dropped).await.unwrap());
+        assert_eq!(blobs.encoded_size(&dropped, "gz").await.unwrap(), None);
+        assert!(!interrupted.exists());
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn interrupted_uploads_are_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let blobs = Blobs::open(url.as_str()).unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        let leftover = dir.path().join("tmp/0123456789abcdef0123456789abcdef#1");
+        std::fs::write(&leftover, b"half an upload").unwrap();
+        let foreign = dir.path().join("tmp/README");
+        std::fs::write(&foreign, b"not ours").unwrap();
+        assert_eq!(blobs.remove_interrupted_uploads().await.unwrap(), 1);
+        assert!(!leftover.exists());
+        assert!(foreign.exists());
     }
 }

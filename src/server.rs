@@ -1,0 +1,514 @@
+//! The listener: accepts TCP connections and serves each with hyper (HTTP/1.1 and h2c) under
+//! limits that keep slow, idle or numerous clients from exhausting depot.
+//!
+//! Each connection has a watchdog that knows, from the socket's own reads and writes and from
+//! the requests in flight, which of three states it is in, and closes it when that state lasts
+//! too long: reading a request head (`header_timeout`, from the first byte), idle between
+//! requests (`idle_timeout`), or serving a request that makes no progress either way
+//! (`body_timeout`: a stalled upload or a client that stopped reading). Closing drops the
+//! request, so a stalled upload is abandoned like a disconnected one and leaves nothing behind.
+//! Connections are capped; at the cap, idle ones are closed first to make room.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify, Semaphore};
+
+/// Connection limits (`depot serve` flags; defaults follow nginx).
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// From the first byte of a request head to its end.
+    pub header_timeout: Duration,
+    /// Between requests on a keep-alive connection.
+    pub idle_timeout: Duration,
+    /// Longest time a request may go without reading or writing a byte.
+    pub body_timeout: Duration,
+    /// Open connections at most; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers); more is answered 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_header_bytes: 32 << 10,
+        }
+    }
+}
+
+/// hyper's smallest read buffer: a head cap below it cannot be enforced.
+pub const MIN_HEADER_BYTES: usize = 8192;
+
+/// File descriptors kept for the database, blob files and logs beside the connections.
+const RESERVED_FDS: u64 = 256;
+
+/// What a connection serves: one function from a request to a response.
+pub type Handler =
+    Arc<dyn Fn(http::Request<Body>) -> BoxFuture<'static, http::Response<Body>> + Send + Sync>;
+
+/// Raises the file-descriptor soft limit to the hard limit and returns how many connections
+/// fit beside [`RESERVED_FDS`]; never more than asked.
+pub fn connection_capacity(wanted: usize) -> usize {
+    let soft = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE)
+                .map(|(soft, _)| soft)
+                .unwrap_or(1024)
+        }
+    };
+    let room = usize::try_from(soft.saturating_sub(RESERVED_FDS).max(16)).unwrap_or(usize::MAX);
+    if wanted > room {
+        tracing::warn!(
+            wanted,
+            allowed = room,
+            open_files = soft,
+            "--max-connections lowered to fit the open-file limit"
+        );
+    }
+    wanted.min(room).max(1)
+}
+
+/// Accepts and serves connections until `shutdown` resolves, then lets in-flight requests
+/// finish and returns once every connection has closed.
+pub async fn serve(
+    listener: TcpListener,
+    handler: Handler,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let capacity = connection_capacity(limits.max_connections);
+    let limits = Arc::new(limits);
+    let slots = Arc::new(Semaphore::new(capacity));
+    let pressure = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let builder = Arc::new(builder(&limits));
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = acquire(&slots, &pressure) => slot,
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(&err).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Connection {
+            handler: handler.clone(),
+            limits: limits.clone(),
+            builder: builder.clone(),
+            pressure: pressure.clone(),
+            stop: stop_rx.clone(),
+        };
+        tokio::spawn(async move {
+            connection.run(stream, peer).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every connection holds a slot until it is closed.
+    let all = u32::try_from(capacity).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+    Ok(())
+}
+
+/// A free connection slot; when there is none, idle connections are asked to close.
+async fn acquire(slots: &Arc<Semaphore>, pressure: &Notify) -> tokio::sync::OwnedSemaphorePermit {
+    loop {
+        if let Ok(slot) = slots.clone().try_acquire_owned() {
+            return slot;
+        }
+        pressure.notify_waiters();
+        tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => return slot,
+                Err(_) => std::future::pending::<()>().await,
+            },
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+/// Logs a failed accept; out of file descriptors or memory, waits a moment instead of spinning.
+async fn accept_failed(err: &io::Error) {
+    tracing::warn!(error = %err, "accept failed");
+    let exhausted = matches!(err.raw_os_error(), Some(code) if code == rustix::io::Errno::MFILE.raw_os_error()
+        || code == rustix::io::Errno::NFILE.raw_os_error()
+        || code == rustix::io::Errno::NOBUFS.raw_os_error()
+        || code == rustix::io::Errno::NOMEM.raw_os_error());
+    if exhausted {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // The watchdog times request heads itself (from the first byte, not from idle).
+        .header_read_timeout(None)
+        .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(128)
+        .max_pending_accept_reset_streams(64);
+    builder
+}
+
+struct Connection {
+    handler: Handler,
+    limits: Arc<ConnectionLimits>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    pressure: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Watched {
+            stream,
+            activity: activity.clone(),
+        });
+        let service = ConnService {
+            handler: self.handler.clone(),
+            activity: activity.clone(),
+        };
+        let conn = self.builder.serve_connection_with_upgrades(io, service);
+        tokio::pin!(conn);
+        let mut draining = *self.stop.borrow();
+        if draining {
+            conn.as_mut().graceful_shutdown();
+        }
+        loop {
+            let deadline = activity.deadline(&self.limits);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::debug!(%peer, error = %err, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    if let Some(reason) = activity.expired(&self.limits) {
+                        tracing::debug!(%peer, reason, "closing connection");
+                        return;
+                    }
+                }
+                () = self.pressure.notified() => {
+                    if activity.is_idle() {
+                        tracing::debug!(%peer, "closing idle connection: at the connection cap");
+                        return;
+                    }
+                }
+                changed = self.stop.changed(), if !draining => {
+                    if changed.is_err() || *self.stop.borrow() {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the watchdog knows about one connection. Times are milliseconds since `origin`.
+struct Activity {
+    origin: Instant,
+    /// Last read or write of at least one byte (or the end of a response).
+    progress: AtomicU64,
+    /// When bytes of a request head first arrived with no request in flight; 0 for none.
+    head_started: AtomicU64,
+    in_flight: AtomicU32,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            origin: Instant::now(),
+            progress: AtomicU64::new(0),
+            head_started: AtomicU64::new(0),
+            in_flight: AtomicU32::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        // +1 keeps 0 free to mean "none" in `head_started`.
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX) + 1
+    }
+
+    fn read(&self) {
+        let now = self.now();
+        self.progress.store(now, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            let _ =
+                self.head_started
+                    .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    fn wrote(&self) {
+        self.progress.store(self.now(), Ordering::Relaxed);
+    }
+
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.head_started.store(0, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 0
+            && self.head_started.load(Ordering::Relaxed) == 0
+    }
+
+    /// The state's start and its time limit.
+    fn state(&self, limits: &ConnectionLimits) -> (u64, Duration, &'static str) {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            let since = self.progress.load(Ordering::Relaxed);
+            return (
+                since,
+                limits.body_timeout,
+                "request made no progress in time",
+            );
+        }
+        match self.head_started.load(Ordering::Relaxed) {
+            0 => (
+                self.progress.load(Ordering::Relaxed),
+                limits.idle_timeout,
+                "idle too long",
+            ),
+            since => (
+                since,
+                limits.header_timeout,
+                "request head not received in time",
+            ),
+        }
+    }
+
+    fn deadline(&self, limits: &ConnectionLimits) -> Instant {
+        let (since, limit, _) = self.state(limits);
+        self.origin + Duration::from_millis(since) + limit
+    }
+
+    /// Why the connection must close now, if it must.
+    fn expired(&self, limits: &ConnectionLimits) -> Option<&'static str> {
+        let (since, limit, reason) = self.state(limits);
+        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        (self.now().saturating_sub(since) >= limit_ms).then_some(reason)
+    }
+}
+
+/// A request in flight on its connection; dropped when its response has been written.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.wrote();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The TCP stream, reporting every read and write to the connection's [`Activity`].
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.read();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.wrote();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.wrote();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// The hyper service of one connection: counts requests in flight around the handler.
+#[derive(Clone)]
+struct ConnService {
+    handler: Handler,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for ConnService {
+    type Response = http::Response<TrackedBody>;
+    type Error = Infallible;
+    type Future = Tracked;
+
+    fn call(&self, req: http::Request<Incoming>) -> Tracked {
+        let in_flight = self.activity.begin();
+        Tracked {
+            response: (self.handler)(req.map(Body::new)),
+            in_flight: Some(in_flight),
+        }
+    }
+}
+
+/// The handler's answer, with its request counted until the response body is dropped.
+struct Tracked {
+    response: BoxFuture<'static, http::Response<Body>>,
+    in_flight: Option<InFlight>,
+}
+
+impl Future for Tracked {
+    type Output = Result<http::Response<TrackedBody>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = std::task::ready!(self.response.as_mut().poll(cx));
+        let in_flight = self.in_flight.take();
+        Poll::Ready(Ok(response.map(|body| TrackedBody {
+            body,
+            _in_flight: in_flight,
+        })))
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it is dropped.
+struct TrackedBody {
+    body: Body,
+    _in_flight: Option<InFlight>,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: Duration::from_millis(100),
+            idle_timeout: Duration::from_millis(300),
+            body_timeout: Duration::from_millis(200),
+            ..ConnectionLimits::default()
+        }
+    }
+
+    #[test]
+    fn each_state_has_its_own_limit() {
+        let activity = Arc::new(Activity::new());
+        let limits = limits();
+        assert!(activity.is_idle());
+        assert_eq!(activity.state(&limits).1, limits.idle_timeout);
+        activity.read();
+        assert!(!activity.is_idle());
+        assert_eq!(activity.state(&limits).1, limits.header_timeout);
+        let request = activity.begin();
+        assert_eq!(activity.state(&limits).1, limits.body_timeout);
+        drop(request);
+        assert!(activity.is_idle());
+        assert_eq!(activity.state(&limits).1, limits.idle_timeout);
+    }
+
+    #[test]
+    fn a_head_expires_from_its_first_byte_even_if_bytes_keep_coming() {
+        let activity = Arc::new(Activity::new());
+        let limits = limits();
+        activity.read();
+        std::thread::sleep(Duration::from_millis(60));
+        activity.read();
+        assert_eq!(activity.expired(&limits), None);
+        std::thread::sleep(Duration::from_millis(60));
+        activity.read();
+        assert_eq!(
+            activity.expired(&limits),
+            Some("request head not received in time")
+        );
+    }
+}
