@@ -159,6 +159,29 @@ pub struct Config {
     pub limits: Limits,
     pub connections: ConnectionLimits,
     pub logs: LogPolicy,
+    /// How often background upkeep runs; not flags (tests shorten them).
+    pub upkeep: Upkeep,
+}
+
+/// Timing of the background tasks that collect garbage and apply retention.
+#[derive(Debug, Clone)]
+pub struct Upkeep {
+    /// How often unreferenced content is collected.
+    pub gc_every: std::time::Duration,
+    /// Content younger than this is never collected: its upload may still be writing its row.
+    pub gc_grace: std::time::Duration,
+    /// How often Log retention and caps are applied.
+    pub prune_every: std::time::Duration,
+}
+
+impl Default for Upkeep {
+    fn default() -> Self {
+        Upkeep {
+            gc_every: std::time::Duration::from_secs(1800),
+            gc_grace: std::time::Duration::from_secs(3600),
+            prune_every: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// How many Logs depot keeps and accepts (COMPAT §5.12, §8).
@@ -334,6 +357,7 @@ impl Config {
                 max_per_environment: args.max_logs_per_environment,
                 max_rate: args.max_log_rate,
             },
+            upkeep: Upkeep::default(),
         })
     }
 }

@@ -149,7 +149,7 @@ impl Server {
 /// Removes unreferenced content now and then; a crash between storing content and writing its
 /// row, or a deleted Asset or Function, leaves such content behind.
 async fn collect_garbage_forever(state: AppState) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(1800));
+    let mut every = tokio::time::interval(state.config.upkeep.gc_every);
     loop {
         every.tick().await;
         match domain::versions::collect_garbage(&state).await {

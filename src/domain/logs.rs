@@ -71,12 +71,9 @@ pub async fn resolve(
     ctx.found(state.store.log(&environment.sid, sid).await)
 }
 
-/// How often retention and per-Environment caps are applied.
-const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Applies the Log policy and trims the builds-per-hour records, every [`PRUNE_EVERY`].
+/// Applies the Log policy and trims the builds-per-hour records, now and then.
 pub async fn keep_bounded_forever(state: AppState) {
-    let mut every = tokio::time::interval(PRUNE_EVERY);
+    let mut every = tokio::time::interval(state.config.upkeep.prune_every);
     loop {
         every.tick().await;
         match prune(&state).await {

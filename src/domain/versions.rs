@@ -206,15 +206,12 @@ pub async fn collect_garbage(state: &AppState) -> Result<usize, StoreError> {
     let referenced = state.store.referenced_blobs().await?.into_iter().collect();
     let garbage = state
         .blobs
-        .garbage(&referenced, GARBAGE_GRACE)
+        .garbage(&referenced, state.config.upkeep.gc_grace)
         .await
         .map_err(blob_error)?;
     state.store.forget_encodings(&garbage.content).await?;
     state.blobs.remove(garbage).await.map_err(blob_error)
 }
-
-/// Content younger than this is never collected: its upload may still be writing its row.
-pub const GARBAGE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests {

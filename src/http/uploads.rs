@@ -49,9 +49,26 @@ pub async fn parse(
     }
     let constraints = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().whole_stream(body_cap.unwrap_or(u64::MAX)));
-    let stream = req.into_body().into_data_stream();
+    let meter = Meter::default();
+    let max_chunk = (state.config.connections.max_header_bytes as u64).max(MAX_H2_FRAME);
+    let stream = Metered {
+        inner: req.into_body().into_data_stream(),
+        meter: meter.clone(),
+    };
     let mut parts = multer::Multipart::with_constraints(stream, boundary, constraints);
-    while let Some(mut field) = parts.next_field().await.map_err(multipart_error)? {
+    loop {
+        // Between parts the parser reads only a delimiter and part headers: that much at most,
+        // plus the chunks they arrive in (the listener reads at most a request head's worth).
+        meter.arm(MAX_BETWEEN_PARTS + 2 * max_chunk);
+        let next = parts.next_field().await;
+        meter.disarm();
+        let next = next.map_err(|err| match meter.exceeded() {
+            true => ApiError::invalid("Invalid multipart body: part headers too large"),
+            false => multipart_error(err),
+        })?;
+        let Some(mut field) = next else {
+            break;
+        };
         match field.name() {
             Some("Path") if upload.path.is_none() => upload.path = text(field).await?,
             Some("Visibility") if upload.visibility.is_none() => {
@@ -74,11 +91,91 @@ pub async fn parse(
                 let staged = blob.finish().await.map_err(ApiError::internal)?;
                 upload.content = Some((staged, part_type));
             }
-            // Unknown and repeated parts are skipped; multer drains them.
-            _ => {}
+            // Unknown and repeated parts are read and dropped here, so that the parser's own
+            // draining never counts against the part-header allowance.
+            _ => while field.chunk().await.map_err(multipart_error)?.is_some() {},
         }
     }
     Ok(upload)
+}
+
+/// Bytes of delimiter and part headers the parser may read between two parts.
+const MAX_BETWEEN_PARTS: u64 = 16 << 10;
+/// The largest HTTP/2 DATA frame a client may send by default.
+const MAX_H2_FRAME: u64 = 16 << 10;
+
+/// Counts what the parser reads while armed, so part headers cannot grow its buffer without
+/// bound (multer caps a part's header count, not its bytes).
+#[derive(Clone, Default)]
+struct Meter(std::sync::Arc<MeterState>);
+
+#[derive(Default)]
+struct MeterState {
+    /// Bytes left while armed; `u64::MAX` when disarmed.
+    left: std::sync::atomic::AtomicU64,
+    exceeded: std::sync::atomic::AtomicBool,
+}
+
+impl Meter {
+    fn arm(&self, bytes: u64) {
+        self.0
+            .left
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn disarm(&self) {
+        self.0
+            .left
+            .store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn exceeded(&self) -> bool {
+        self.0.exceeded.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether `bytes` more may be read.
+    fn take(&self, bytes: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let left = self.0.left.load(Relaxed);
+        if left == u64::MAX {
+            return true;
+        }
+        if bytes > left {
+            self.0.exceeded.store(true, Relaxed);
+            return false;
+        }
+        self.0.left.store(left - bytes, Relaxed);
+        true
+    }
+}
+
+/// The request body as the parser reads it, through a [`Meter`].
+struct Metered<S> {
+    inner: S,
+    meter: Meter,
+}
+
+impl<S> futures_util::Stream for Metered<S>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, axum::Error>> + Unpin,
+{
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_next(cx);
+        polled.map(|item| {
+            item.map(|chunk| match chunk {
+                Ok(bytes) if !self.meter.take(bytes.len() as u64) => {
+                    Err(std::io::Error::other("part headers too large"))
+                }
+                Ok(bytes) => Ok(bytes),
+                Err(err) => Err(std::io::Error::other(err)),
+            })
+        })
+    }
 }
 
 /// A text part, bounded; empty counts as absent like any empty parameter.

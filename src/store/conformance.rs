@@ -474,6 +474,22 @@ async fn deploy_side(store: &dyn Store) {
     assert_eq!(site.files, vec![(ContainerKind::Asset, version.clone())]);
     assert_eq!(site.encodings.len(), 1);
     assert!(store.site("nobody-0000.localhost").await.unwrap().is_none());
+    // A copy made again replaces its record; collected content forgets its copies.
+    let remade = Encoded {
+        sha256: version.sha256.clone(),
+        encoding: "gz".into(),
+        size: 3,
+    };
+    store.record_encoding(&remade).await.unwrap();
+    assert_eq!(
+        store.encodings(&version.sha256).await.unwrap(),
+        vec![remade]
+    );
+    store
+        .forget_encodings(&[version.sha256.clone(), "f".repeat(64)])
+        .await
+        .unwrap();
+    assert!(store.encodings(&version.sha256).await.unwrap().is_empty());
 
     // Variables: unique keys, partial updates.
     let variable = |key: &str| Variable {
@@ -567,6 +583,35 @@ async fn deploy_side(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(sids(rest), ["NO1"]);
+
+    // Pruning: by age, then beyond a per-environment cap, oldest first.
+    let mut prune = super::Prune {
+        logs_before: Some(150),
+        max_logs_per_environment: 0,
+        builds_before: 0,
+    };
+    assert_eq!(store.prune(&prune).await.unwrap().logs, 1);
+    assert_eq!(
+        sids(
+            store
+                .list_logs(&dev.sid, &LogFilter::default(), all)
+                .await
+                .unwrap()
+        ),
+        ["NO3", "NO2"]
+    );
+    prune.logs_before = None;
+    prune.max_logs_per_environment = 1;
+    assert_eq!(store.prune(&prune).await.unwrap().logs, 1);
+    assert_eq!(
+        sids(
+            store
+                .list_logs(&dev.sid, &LogFilter::default(), all)
+                .await
+                .unwrap()
+        ),
+        ["NO3"]
+    );
 
     // Deleting the environment takes its variables, deployments and logs along.
     store.delete_environment(&svc.sid, &dev.sid).await.unwrap();

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use depot::config::{Bootstrap, Config, ConnectionLimits, Limits, LogPolicy};
+use depot::config::{Bootstrap, Config, ConnectionLimits, Limits, LogPolicy, Upkeep};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -43,6 +43,7 @@ pub fn config(data_dir: PathBuf, limits: Limits) -> Config {
         limits,
         connections: ConnectionLimits::default(),
         logs: LogPolicy::default(),
+        upkeep: Upkeep::default(),
     }
 }
 

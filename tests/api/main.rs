@@ -4,12 +4,15 @@
 
 mod assets;
 mod builds;
+mod connections;
 mod conventions;
 mod deployments;
 mod environments;
 mod functions;
+mod hardening;
 mod helpers;
 mod host;
 mod paging;
 mod services;
+mod upkeep;
 mod versions;
