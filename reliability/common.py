@@ -78,16 +78,36 @@ class Depot:
         return code, time.monotonic() - start
 
     def rss_kb(self):
-        """Resident set size from /proc/PID/status, in KiB."""
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+        """Resident set size from /proc/PID/status, in KiB (0 once the process is gone)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
         return 0
 
     def fds(self):
-        """Number of open file descriptors."""
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+        """Open file descriptors by kind: socket, depot.db, depot.db-wal, blob, other."""
+        kinds = {}
+        if self.proc.poll() is not None:
+            return kinds
+        for fd in os.listdir(f"/proc/{self.pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{self.pid}/fd/{fd}")
+            except OSError:
+                continue
+            kind = ("socket" if target.startswith("socket:") else os.path.basename(target)
+                    if "depot.db" in target else "blob" if "/blobs/" in target else "other")
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return kinds
+
+
+def describe(binary):
+    """`path (modified YYYY-MM-DD HH:MM)`: which build of depot the figures are for."""
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.stat(binary).st_mtime))
+    return f"{binary} (modified {stamp})"
 
 
 def request(port, method, path, body=None, headers=None, auth=True, host=None, timeout=10.0):

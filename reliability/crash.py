@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as c  # noqa: E402
@@ -519,29 +520,28 @@ def main():
     os.makedirs(work)
     log = os.path.join(work, "depot.log")
     journal, failures = Journal(os.path.join(work, "journal.json")), Failures()
-    print(f"crash: seed {seed}, {args.iterations} iterations, {args.threads} threads, dir {root}", flush=True)
+    print(f"crash: seed {seed}, {args.iterations} iterations, {args.threads} threads, dir {root}\n"
+          f"binary: {c.describe(args.binary)}", flush=True)
     started = time.monotonic()
     depot = c.Depot(args.binary, data_dir, log, SERVER_ARGS)
+    done = 0
     try:
-        for i in range(1, args.iterations + 1):
-            depot = iterate(args, i, rng, depot, data_dir, log, journal, failures)
-            if depot is None:
-                break
+        while depot and done < args.iterations:
+            done += 1
+            depot = iterate(args, done, rng, depot, data_dir, log, journal, failures)
     finally:
         code, took = depot.terminate() if depot else (None, 0.0)
     if code != 0:
-        failures.add(args.iterations, "sigterm", "exit", f"SIGTERM: exit code {code} after {took:.1f}s")
+        failures.add(done, "sigterm", "exit", f"SIGTERM: exit code {code} after {took:.1f}s")
         print("   ", *failures.take_new(), flush=True)
     with open(os.path.join(work, "failures.txt"), "w") as f:
         for (cat, _), (it, msg) in failures.seen.items():
             f.write(f"iter {it} [{cat}] {msg}\n")
     elapsed = time.monotonic() - started
-    by_cat = {}
-    for cat, _ in failures.seen:
-        by_cat[cat] = by_cat.get(cat, 0) + 1
-    print(f"crash: {args.iterations} iterations, {journal.total()} acknowledged writes checked, "
+    by_cat = dict(Counter(cat for cat, _ in failures.seen))
+    print(f"crash: {done} iterations, {journal.total()} acknowledged writes checked, "
           f"{len(failures.seen)} failures")
-    print(f"time: {elapsed:.1f}s total, {elapsed / max(1, args.iterations):.1f}s per iteration; seed {seed}"
+    print(f"time: {elapsed:.1f}s total, {elapsed / max(1, done):.1f}s per iteration; seed {seed}"
           + (f"; failures by check: {by_cat}" if by_cat else ""))
     if args.keep:
         print(f"kept {root}")

@@ -414,7 +414,8 @@ def main():
     root = tempfile.mkdtemp(prefix="depot-soak.")
     depot = c.Depot(args.binary, os.path.join(root, "data"), os.path.join(root, "depot.log"),
                     ["--max-builds-per-hour", "0"])
-    print(f"soak: seed {seed}, {args.duration:.0f} s, depot pid {depot.pid} on port {depot.port}, dir {root}", flush=True)
+    print(f"soak: seed {seed}, {args.duration:.0f} s, depot pid {depot.pid} on port {depot.port}, dir {root}\n"
+          f"binary: {c.describe(args.binary)}", flush=True)
     site = setup(depot.port, rng)
     stats, stop, scratch, rss = Stats(), threading.Event(), [], []
     fds_start, started = depot.fds(), time.monotonic()
@@ -441,7 +442,11 @@ def main():
     fds_end = depot.fds()
     tmp = os.path.join(root, "data", "blobs", "tmp")
     leftovers = len(os.listdir(tmp)) if os.path.isdir(tmp) else 0
-    code, took = shutdown_with_idle(depot, site)
+    if depot.proc.poll() is not None:
+        stats.failures.insert(0, f"depot exited by itself with code {depot.proc.returncode} during the soak")
+        code, took = depot.proc.returncode, 0.0
+    else:
+        code, took = shutdown_with_idle(depot, site)
     report(args, stats, rss, (fds_start, fds_loaded, open_hostile, fds_end), leftovers, (code, took))
     if args.keep:
         print(f"kept {root}")
@@ -464,8 +469,10 @@ def report(args, stats, rss, fds, leftovers, shutdown):
         row(f"{kind} latency p50 / p99 / max (ms)", f"{ms(xs, 50)} / {ms(xs, 99)} / {ms(xs, 100)}")
     row("keep-alive retries (server closed a reused connection)", stats.retries)
     row("RSS MiB (start, every 30 s, end)", " → ".join(f"{kb / 1024:.1f}" for _, kb in rss))
-    row("open fds: start / end with hostile sockets open / 2 s after they closed",
-        f"{fds[0]} / {fds[1]} ({fds[2]} hostile sockets) / {fds[3]}")
+    total = lambda kinds: f"{sum(kinds.values())} (" + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")"  # noqa: E731
+    row("open fds at start", total(fds[0]))
+    row(f"open fds at the end, {fds[2]} hostile sockets open", total(fds[1]))
+    row("open fds 2 s after the hostile sockets closed", total(fds[3]))
     row("files left in blobs/tmp after stalled uploads closed", leftovers)
     code, took = shutdown
     row("SIGTERM with 5 idle + 5 half-sent requests open",
