@@ -209,10 +209,7 @@ impl Connection {
         };
         let conn = self.builder.serve_connection_with_upgrades(io, service);
         tokio::pin!(conn);
-        let mut draining = *self.stop.borrow();
-        if draining {
-            conn.as_mut().graceful_shutdown();
-        }
+        let mut draining = false;
         loop {
             let deadline = activity.deadline(&self.limits);
             tokio::select! {
@@ -236,6 +233,11 @@ impl Connection {
                 }
                 changed = self.stop.changed(), if !draining => {
                     if changed.is_err() || *self.stop.borrow() {
+                        // Stopping: requests in flight finish; a connection between requests
+                        // or still sending a head has nothing to finish.
+                        if activity.in_flight.load(Ordering::Relaxed) == 0 {
+                            return;
+                        }
                         draining = true;
                         conn.as_mut().graceful_shutdown();
                     }

@@ -219,3 +219,27 @@ fn log_lines_are_plain_when_stderr_is_not_a_terminal() {
     assert!(stderr.contains("stopped"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "colour codes in {stderr:?}");
 }
+
+#[test]
+fn sigterm_does_not_wait_for_idle_or_half_sent_requests() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut depot = start(
+        dir.path(),
+        &[("DEPOT_ACCOUNT_SID", SID), ("DEPOT_AUTH_TOKEN", TOKEN)],
+    );
+    let addr = depot.base.trim_start_matches("http://").to_owned();
+    let _idle = std::net::TcpStream::connect(&addr).unwrap();
+    let mut half = std::net::TcpStream::connect(&addr).unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Half: ")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let asked = std::time::Instant::now();
+    sigterm(&depot.child);
+    assert!(wait_exit(&mut depot.child).success());
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        asked.elapsed()
+    );
+}
