@@ -3,10 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
@@ -79,29 +76,29 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// Middleware: authenticates before routing, so 401 wins over 404 and 405 (COMPAT §2.7), and
-/// leaves the [`Account`] in the request's extensions for the `Ctx` extractor.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let Some(header_value) = req.headers().get(header::AUTHORIZATION) else {
-        return ApiError::NoCredentials.into_response();
-    };
-    let Some((sid, token)) = header_value.to_str().ok().and_then(basic_credentials) else {
-        return ApiError::BadCredentials.into_response();
-    };
+/// Authenticates an API request before routing, so 401 wins over 404 and 405 (COMPAT §2.7).
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Account, ApiError> {
+    let header_value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::NoCredentials)?;
+    let (sid, token) = header_value
+        .to_str()
+        .ok()
+        .and_then(basic_credentials)
+        .ok_or(ApiError::BadCredentials)?;
     // Anything but a well-formed SID cannot be an account: no lookup, no cache entry.
     if !sid::is_valid(Prefix::Account, &sid) {
-        return ApiError::BadCredentials.into_response();
+        return Err(ApiError::BadCredentials);
     }
-    let account = match state.accounts.lookup(state.store.as_ref(), &sid).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return ApiError::BadCredentials.into_response(),
-        Err(err) => return err.into_response(),
-    };
+    let account = state
+        .accounts
+        .lookup(state.store.as_ref(), &sid)
+        .await?
+        .ok_or(ApiError::BadCredentials)?;
     if !bool::from(account.auth_token.as_bytes().ct_eq(token.as_bytes())) {
-        return ApiError::BadCredentials.into_response();
+        return Err(ApiError::BadCredentials);
     }
-    req.extensions_mut().insert(account);
-    next.run(req).await
+    Ok(account)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -30,21 +29,11 @@ mod versions;
 use crate::error::{ApiError, InternalErrorLogged};
 pub use crate::AppState;
 
-/// The whole application as the listener calls it: health, host dispatch, API. The asset host
-/// sits outside the API's tracing and error layers: its hot path carries nothing it does not
-/// need.
+/// The whole application as the listener calls it: health, host dispatch, API. Neither path
+/// carries middleware layers: authentication, CORS and error logging are plain steps of
+/// [`dispatch`], which keeps the per-request work to what each request needs.
 pub fn handler(state: AppState) -> crate::server::Handler {
-    let api = api_router(state.clone())
-        .layer(middleware::from_fn(log_internal_errors))
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(
-                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::DEBUG),
-                )
-                .on_response(
-                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
-                ),
-        );
+    let api = api_router(state.clone());
     std::sync::Arc::new(move |req| {
         let (state, api) = (state.clone(), api.clone());
         Box::pin(dispatch(state, api, req))
@@ -62,12 +51,24 @@ async fn dispatch(state: AppState, api: Router, req: Request) -> Response {
     if req.method() == Method::OPTIONS {
         return cors::preflight();
     }
-    let req = trim_trailing_slash(req);
-    let response = match api.oneshot(req).await {
-        Ok(response) => response,
-        Err(never) => match never {},
+    let mut req = trim_trailing_slash(req);
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let response = match auth::authenticate(&state, req.headers()).await {
+        Ok(account) => {
+            req.extensions_mut().insert(account);
+            match api.oneshot(req).await {
+                Ok(response) => twilio_method_not_allowed(response),
+                Err(never) => match never {},
+            }
+        }
+        Err(err) => err.into_response(),
     };
-    cors::with_headers(twilio_method_not_allowed(response))
+    // An internal error is logged once, here; the client saw a generic message.
+    if let Some(InternalErrorLogged(detail)) = response.extensions().get::<InternalErrorLogged>() {
+        tracing::error!(%method, path = %uri.path(), error = %detail, "request failed");
+    }
+    tracing::debug!(%method, path = %uri.path(), status = response.status().as_u16(), "api");
+    cors::with_headers(response)
 }
 
 /// `/v1/Services/` is `/v1/Services` (COMPAT §2.1).
@@ -188,10 +189,6 @@ fn api_router(state: AppState) -> Router {
                 .delete(variables::delete_variable),
         )
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
         .with_state(state)
 }
 
@@ -213,17 +210,6 @@ fn twilio_method_not_allowed(response: Response) -> Response {
         .cloned()
         .unwrap_or_else(|| HeaderValue::from_static("GET, POST, DELETE"));
     ApiError::MethodNotAllowed { allow }.into_response()
-}
-
-/// Logs an internal error once, inside the request's span; the client saw a generic message.
-async fn log_internal_errors(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let response = next.run(req).await;
-    if let Some(InternalErrorLogged(detail)) = response.extensions().get::<InternalErrorLogged>() {
-        tracing::error!(%method, path = %uri.path(), error = %detail, "request failed");
-    }
-    response
 }
 
 /// A JSON response with an explicit status.
