@@ -108,7 +108,7 @@ pub struct ServeArgs {
     #[arg(long, env = "DEPOT_BODY_TIMEOUT", default_value_t = 60.0)]
     pub body_timeout: f64,
     /// Open connections at most (also kept below the open-file limit).
-    #[arg(long, env = "DEPOT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "DEPOT_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
     /// Largest request head (request line and headers) in bytes; more is answered 431.
     #[arg(long, env = "DEPOT_MAX_HEADER_BYTES", default_value_t = 32 << 10)]

@@ -51,7 +51,7 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(75),
             body_timeout: Duration::from_secs(60),
-            max_connections: 10_000,
+            max_connections: 4096,
             max_header_bytes: 32 << 10,
         }
     }
@@ -183,7 +183,7 @@ fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(128)
+        .max_concurrent_streams(32)
         .max_pending_accept_reset_streams(64);
     builder
 }
