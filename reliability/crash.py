@@ -483,13 +483,17 @@ def iterate(args, i, rng, depot, data_dir, log, journal, failures):
     try:
         checked, leftovers = check_disk(data_dir, journal, failures, i)
         depot = c.Depot(args.binary, data_dir, log, SERVER_ARGS)
+        tmp = os.path.join(data_dir, "blobs", "tmp")
+        after = len(os.listdir(tmp)) if os.path.isdir(tmp) else 0
+        if after:
+            failures.add(i, "tmp", "restart", f"{after} upload leftovers still in blobs/tmp after restart")
         run = Run(journal, failures, i, depot.port)
         resumed = check_builds(run, data_dir, time.monotonic() + 10)
         sample = -1 if i == args.iterations else args.sample
         api = check_api(run, iteration_sample(journal, i, rng, sample))
         files = check_hosts(run)
         line += (f"; checked {checked} in db, {api} via api, {files} files via host, "
-                 f"{resumed} builds resumed, {leftovers} files left in blobs/tmp")
+                 f"{resumed} builds resumed, {leftovers} upload leftovers in blobs/tmp, {after} after restart")
     except (OSError, RuntimeError, sqlite3.Error, ValueError) as e:
         failures.add(i, "checks", "abort", f"checks aborted: {e!r}")
         depot = None if depot.proc.poll() is not None else depot

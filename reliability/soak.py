@@ -407,13 +407,19 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--slow-sockets", type=int, default=150)
     ap.add_argument("--idle-sockets", type=int, default=45)
+    ap.add_argument("--server-timeout", type=float, default=None,
+                    help="pass this as depot's header, idle and body timeout (default: depot's own)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(10**9)
     rng = random.Random(seed)
     root = tempfile.mkdtemp(prefix="depot-soak.")
+    server_args = ["--max-builds-per-hour", "0"]
+    if args.server_timeout is not None:
+        for flag in ("--header-timeout", "--idle-timeout", "--body-timeout"):
+            server_args += [flag, str(args.server_timeout)]
     depot = c.Depot(args.binary, os.path.join(root, "data"), os.path.join(root, "depot.log"),
-                    ["--max-builds-per-hour", "0"])
+                    server_args)
     print(f"soak: seed {seed}, {args.duration:.0f} s, depot pid {depot.pid} on port {depot.port}, dir {root}\n"
           f"binary: {c.describe(args.binary)}", flush=True)
     site = setup(depot.port, rng)
@@ -447,12 +453,30 @@ def main():
         code, took = depot.proc.returncode, 0.0
     else:
         code, took = shutdown_with_idle(depot, site)
+    check_lifetimes(args, stats)
     report(args, stats, rss, (fds_start, fds_loaded, open_hostile, fds_end), leftovers, (code, took))
     if args.keep:
         print(f"kept {root}")
     else:
         shutil.rmtree(root, ignore_errors=True)
     return 1 if stats.failures else 0
+
+
+# depot's defaults: the header timeout counts from a head's first byte, idle between requests,
+# body while a request moves no byte.
+DEFAULT_LIMITS = {"slow": 60.0, "idle": 75.0, "stall": 60.0}
+# What a socket may outlive its limit by: the watchdog's reaction plus this script's polling.
+SLACK = 10.0
+
+
+def check_lifetimes(args, stats):
+    """Slow, idle and stalled sockets must be closed by depot within its timeouts."""
+    for kind, limit in DEFAULT_LIMITS.items():
+        if args.server_timeout is not None:
+            limit = args.server_timeout
+        longest = max(stats.lifetimes.get(kind, []), default=0.0)
+        if longest > limit + SLACK:
+            stats.failures.append(f"hostile {kind} socket lived {longest:.0f} s, over depot's {limit:.0f} s limit")
 
 
 def report(args, stats, rss, fds, leftovers, shutdown):
