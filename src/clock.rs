@@ -19,19 +19,34 @@ pub struct TwilioDate(pub i64);
 
 impl std::fmt::Display for TwilioDate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match OffsetDateTime::from_unix_timestamp(self.0) {
-            Ok(t) => write!(
-                f,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
-            Err(_) => f.write_str("1970-01-01T00:00:00Z"),
-        }
+        let mut text = [0u8; 20];
+        write_twilio_date(self.0, &mut text);
+        f.write_str(std::str::from_utf8(&text).unwrap_or("1970-01-01T00:00:00Z"))
+    }
+}
+
+/// Writes `secs` as `YYYY-MM-DDTHH:MM:SSZ` into `out`, digit by digit (this runs for every
+/// date of every response); times outside years 0–9999 are shown as the epoch.
+pub fn write_twilio_date(secs: i64, out: &mut [u8; 20]) {
+    let time = OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .filter(|t| (0..=9999).contains(&t.year()))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let year = u32::try_from(time.year()).unwrap_or(1970);
+    let fields = [
+        (0, year / 100),
+        (2, year % 100),
+        (5, u32::from(u8::from(time.month()))),
+        (8, u32::from(time.day())),
+        (11, u32::from(time.hour())),
+        (14, u32::from(time.minute())),
+        (17, u32::from(time.second())),
+    ];
+    *out = *b"0000-00-00T00:00:00Z";
+    for (at, value) in fields {
+        // Each field is two digits.
+        out[at] = b'0' + (value / 10) as u8;
+        out[at + 1] = b'0' + (value % 10) as u8;
     }
 }
 
@@ -50,6 +65,33 @@ mod tests {
     fn formats_whole_seconds_with_z() {
         assert_eq!(format(1_541_880_000), "2018-11-10T20:00:00Z");
         assert_eq!(format(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(format(i64::MAX), "1970-01-01T00:00:00Z");
+        assert_eq!(format(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn digits_agree_with_the_time_crate_everywhere() {
+        let mut secs = -62_000_000_000i64;
+        while secs < 253_402_300_799 {
+            let expected = OffsetDateTime::from_unix_timestamp(secs)
+                .ok()
+                .filter(|t| t.year() >= 0)
+                .map(|t| {
+                    format!(
+                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                        t.year(),
+                        u8::from(t.month()),
+                        t.day(),
+                        t.hour(),
+                        t.minute(),
+                        t.second()
+                    )
+                })
+                .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
+            assert_eq!(format(secs), expected, "{secs}");
+            secs += 86_399_937;
+        }
     }
 
     #[test]

@@ -1,18 +1,16 @@
 //! What Asset and Function endpoints share: the body shape and the five handlers' logic,
 //! parameterised by kind. `assets.rs` and `functions.rs` are thin, spec-named wrappers.
 
-use axum::http::StatusCode;
-use axum::response::Response;
-use serde::ser::{Serialize, SerializeMap, Serializer};
-
-use crate::clock;
 use crate::domain::{containers as domain, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::Params;
-use crate::http::json;
-use crate::http::pagination::{respond, Paging};
+use crate::http::json_out::{JsonOut, WriteJson};
+use crate::http::json_written;
+use crate::http::pagination::{respond_json, Paging};
 use crate::store::{Container, ContainerKind};
 use crate::AppState;
+use axum::http::StatusCode;
+use axum::response::Response;
 
 /// Path segment, list key and versions link name of each kind.
 fn names(kind: ContainerKind) -> (&'static str, &'static str, &'static str) {
@@ -41,48 +39,41 @@ impl<'a> ContainerBody<'a> {
     }
 }
 
-/// A value serialised through its `Display` output.
-struct Shown<T>(T);
-
-impl<T: std::fmt::Display> Serialize for Shown<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
-    }
-}
-
-impl Serialize for ContainerBody<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl WriteJson for ContainerBody<'_> {
+    fn write_json(&self, out: &mut JsonOut) {
         let (segment, _, link) = names(self.kind);
         let c = self.container;
         let base = self.base;
-        let (service, sid) = (&c.service_sid, &c.sid);
-        let mut map = serializer.serialize_map(Some(8))?;
-        map.serialize_entry("sid", sid)?;
-        map.serialize_entry("account_sid", &c.account_sid)?;
-        map.serialize_entry("service_sid", service)?;
-        map.serialize_entry("friendly_name", &c.friendly_name)?;
-        map.serialize_entry("date_created", &Shown(clock::TwilioDate(c.date_created)))?;
-        map.serialize_entry("date_updated", &Shown(clock::TwilioDate(c.date_updated)))?;
-        map.serialize_entry(
-            "url",
-            &Shown(format_args!("{base}/v1/Services/{service}/{segment}/{sid}")),
-        )?;
-        let versions = Shown(format_args!(
-            "{base}/v1/Services/{service}/{segment}/{sid}/Versions"
-        ));
-        map.serialize_entry("links", &OneLink(link, versions))?;
-        map.end()
-    }
-}
-
-/// `links` with the single versions entry.
-struct OneLink<T>(&'static str, T);
-
-impl<T: Serialize> Serialize for OneLink<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry(self.0, &self.1)?;
-        map.end()
+        let (service, sid) = (c.service_sid.as_str(), c.sid.as_str());
+        let versions = [
+            base,
+            "/v1/Services/",
+            service,
+            "/",
+            segment,
+            "/",
+            sid,
+            "/Versions",
+        ];
+        out.raw("{\"sid\":");
+        out.string(sid);
+        out.raw(",\"account_sid\":");
+        out.string(&c.account_sid);
+        out.raw(",\"service_sid\":");
+        out.string(service);
+        out.raw(",\"friendly_name\":");
+        out.string(&c.friendly_name);
+        out.raw(",\"date_created\":");
+        out.date(c.date_created);
+        out.raw(",\"date_updated\":");
+        out.date(c.date_updated);
+        out.raw(",\"url\":");
+        out.concat(&versions[..7]);
+        out.raw(",\"links\":{\"");
+        out.raw(link);
+        out.raw("\":");
+        out.concat(&versions);
+        out.raw("}}");
     }
 }
 
@@ -99,7 +90,7 @@ pub async fn list(
     let paging = Paging::from_query(query)?;
     let page = domain::list(state, kind, &service, paging.request()).await?;
     let list_url = format!("{}/v1/Services/{}/{segment}?", ctx.base, service.sid);
-    Ok(respond(key, &list_url, &paging, &page, |c| {
+    Ok(respond_json(key, &list_url, &paging, &page, |c| {
         ContainerBody::new(&ctx.base, kind, c)
     }))
 }
@@ -112,7 +103,7 @@ pub async fn create(
     form: &Params,
 ) -> Result<Response, ApiError> {
     let created = domain::create(state, ctx, kind, service, form.get("FriendlyName")).await?;
-    Ok(json(
+    Ok(json_written(
         StatusCode::CREATED,
         &ContainerBody::new(&ctx.base, kind, &created),
     ))
@@ -126,7 +117,7 @@ pub async fn fetch(
     sid: &str,
 ) -> Result<Response, ApiError> {
     let (_, container) = domain::resolve(state, ctx, kind, service, sid).await?;
-    Ok(json(
+    Ok(json_written(
         StatusCode::OK,
         &ContainerBody::new(&ctx.base, kind, &container),
     ))
@@ -140,7 +131,7 @@ pub async fn update(
     form: &Params,
 ) -> Result<Response, ApiError> {
     let renamed = domain::rename(state, ctx, kind, service, sid, form.get("FriendlyName")).await?;
-    Ok(json(
+    Ok(json_written(
         StatusCode::OK,
         &ContainerBody::new(&ctx.base, kind, &renamed),
     ))

@@ -19,6 +19,7 @@ pub mod environments;
 pub mod extract;
 pub mod function_versions;
 pub mod functions;
+pub mod json_out;
 pub mod logs;
 pub mod pagination;
 pub mod services;
@@ -214,7 +215,19 @@ fn twilio_method_not_allowed(response: Response) -> Response {
 
 /// A JSON response with an explicit status.
 pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
-    let mut response = (status, crate::error::json_bytes(value)).into_response();
+    json_response(status, crate::error::json_bytes(value))
+}
+
+/// A JSON response of a body that writes itself.
+pub fn json_written(status: StatusCode, value: &impl json_out::WriteJson) -> Response {
+    let mut out = json_out::JsonOut::with_capacity(512);
+    value.write_json(&mut out);
+    json_response(status, out.into_bytes())
+}
+
+/// `bytes` (JSON) as a response with an explicit status.
+pub fn json_response(status: StatusCode, bytes: Vec<u8>) -> Response {
+    let mut response = (status, bytes).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

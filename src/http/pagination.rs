@@ -6,10 +6,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::http::extract::Params;
+use crate::http::json_out::{JsonOut, WriteJson};
 use crate::store::{Cursor, Page, PageRequest, Positioned};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -101,7 +102,7 @@ pub fn decode_token(token: &str) -> Option<Cursor> {
 }
 
 /// The `meta` block of a list response.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
 pub struct Meta {
     pub first_page_url: String,
     pub key: &'static str,
@@ -164,23 +165,67 @@ pub fn respond<'a, T: Positioned, B: Serialize>(
     page: &'a Page<T>,
     render: impl Fn(&'a T) -> B,
 ) -> axum::response::Response {
-    let meta = Meta::build(key, list_url, paging, page);
-    let items = page.items.iter().map(render).collect();
-    crate::http::json(axum::http::StatusCode::OK, &ListBody { items, meta })
+    envelope(key, list_url, paging, page, |out, item| {
+        out.serialize(&render(item))
+    })
+}
+
+/// [`respond`] for bodies that write their own JSON.
+pub fn respond_json<'a, T: Positioned, B: WriteJson>(
+    key: &'static str,
+    list_url: &str,
+    paging: &Paging,
+    page: &'a Page<T>,
+    render: impl Fn(&'a T) -> B,
+) -> axum::response::Response {
+    envelope(key, list_url, paging, page, |out, item| {
+        render(item).write_json(out)
+    })
 }
 
 /// `{<key>: items, "meta": meta}`: exactly the two keys of COMPAT §3.1.
-pub struct ListBody<T> {
-    pub items: Vec<T>,
-    pub meta: Meta,
+fn envelope<'a, T: Positioned>(
+    key: &'static str,
+    list_url: &str,
+    paging: &Paging,
+    page: &'a Page<T>,
+    mut write: impl FnMut(&mut JsonOut, &'a T),
+) -> axum::response::Response {
+    let meta = Meta::build(key, list_url, paging, page);
+    let mut out = JsonOut::with_capacity(512 + 512 * page.items.len());
+    out.raw("{\"");
+    out.raw(key);
+    out.raw("\":[");
+    for (n, item) in page.items.iter().enumerate() {
+        if n > 0 {
+            out.raw(",");
+        }
+        write(&mut out, item);
+    }
+    out.raw("],\"meta\":");
+    meta.write_json(&mut out);
+    out.raw("}");
+    crate::http::json_response(axum::http::StatusCode::OK, out.into_bytes())
 }
 
-impl<T: Serialize> Serialize for ListBody<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry(self.meta.key, &self.items)?;
-        map.serialize_entry("meta", &self.meta)?;
-        map.end()
+impl WriteJson for Meta {
+    /// The fields in the order Twilio shows them.
+    fn write_json(&self, out: &mut JsonOut) {
+        out.raw("{\"first_page_url\":");
+        out.string(&self.first_page_url);
+        out.raw(",\"key\":");
+        out.string(self.key);
+        out.raw(",\"next_page_url\":");
+        out.optional(self.next_page_url.as_deref());
+        out.raw(",\"page\":");
+        out.number(self.page);
+        out.raw(",\"page_size\":");
+        out.number(u64::from(self.page_size));
+        out.raw(",\"previous_page_url\":");
+        out.optional(self.previous_page_url.as_deref());
+        out.raw(",\"url\":");
+        out.string(&self.url);
+        out.raw("}");
     }
 }
 
@@ -271,5 +316,20 @@ mod tests {
         let meta = Meta::build("services", "http://h/v1/Services?", &p, &page);
         assert_eq!(meta.next_page_url, None);
         assert_eq!(meta.previous_page_url, None);
+        let mut out = JsonOut::with_capacity(0);
+        meta.write_json(&mut out);
+        let written: serde_json::Value = serde_json::from_slice(&out.into_bytes()).unwrap();
+        assert_eq!(
+            written,
+            serde_json::json!({
+                "first_page_url": "http://h/v1/Services?PageSize=50&Page=0",
+                "key": "services",
+                "next_page_url": null,
+                "page": 0,
+                "page_size": 50,
+                "previous_page_url": null,
+                "url": "http://h/v1/Services?PageSize=50&Page=0"
+            })
+        );
     }
 }
