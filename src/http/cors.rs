@@ -20,6 +20,7 @@ const ALLOW_CREDENTIALS: HeaderValue = HeaderValue::from_static("true");
 const MAX_AGE: HeaderValue = HeaderValue::from_static("86400");
 
 fn insert(headers: &mut HeaderMap) {
+    headers.reserve(6);
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW_ORIGIN);
     headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS);
     headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS);
