@@ -28,7 +28,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 /// Connection limits (`depot serve` flags; defaults follow nginx).
 #[derive(Debug, Clone)]
@@ -196,8 +196,18 @@ struct Connection {
     stop: watch::Receiver<bool>,
 }
 
+/// What the watchdog tells its connection.
+enum Verdict {
+    /// Close now, for this reason.
+    Close(&'static str),
+    /// Finish the request in flight, then close.
+    Drain,
+}
+
 impl Connection {
-    async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
+    /// Serves the connection. Its watchdog runs as a task of its own, so that the connection's
+    /// hot path polls one private channel and never the listener's shared signals.
+    async fn run(self, stream: TcpStream, peer: SocketAddr) {
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Watched {
             stream,
@@ -207,40 +217,77 @@ impl Connection {
             handler: self.handler.clone(),
             activity: activity.clone(),
         };
+        let (tell, mut told) = mpsc::unbounded_channel();
+        let watchdog = tokio::spawn(oversee(
+            activity,
+            self.limits.clone(),
+            self.pressure.clone(),
+            self.stop.clone(),
+            tell,
+        ));
         let conn = self.builder.serve_connection_with_upgrades(io, service);
         tokio::pin!(conn);
-        let mut draining = false;
         loop {
-            let deadline = activity.deadline(&self.limits);
             tokio::select! {
+                biased;
                 result = conn.as_mut() => {
                     if let Err(err) = result {
                         tracing::debug!(%peer, error = %err, "connection ended with an error");
                     }
+                    break;
+                }
+                verdict = told.recv() => match verdict {
+                    Some(Verdict::Close(reason)) => {
+                        tracing::debug!(%peer, reason, "closing connection");
+                        break;
+                    }
+                    Some(Verdict::Drain) => conn.as_mut().graceful_shutdown(),
+                    None => {
+                        let _ = conn.as_mut().await;
+                        break;
+                    }
+                },
+            }
+        }
+        watchdog.abort();
+    }
+}
+
+/// Watches one connection: wakes at the deadline of its current state, when the listener is
+/// at its cap, and when the server stops.
+async fn oversee(
+    activity: Arc<Activity>,
+    limits: Arc<ConnectionLimits>,
+    pressure: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+    tell: mpsc::UnboundedSender<Verdict>,
+) {
+    let mut draining = false;
+    loop {
+        let deadline = activity.deadline(&limits);
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => {
+                if let Some(reason) = activity.expired(&limits) {
+                    let _ = tell.send(Verdict::Close(reason));
                     return;
                 }
-                () = tokio::time::sleep_until(deadline.into()) => {
-                    if let Some(reason) = activity.expired(&self.limits) {
-                        tracing::debug!(%peer, reason, "closing connection");
-                        return;
-                    }
+            }
+            () = pressure.notified() => {
+                if activity.is_idle() {
+                    let _ = tell.send(Verdict::Close("idle at the connection cap"));
+                    return;
                 }
-                () = self.pressure.notified() => {
-                    if activity.is_idle() {
-                        tracing::debug!(%peer, "closing idle connection: at the connection cap");
-                        return;
-                    }
-                }
-                changed = self.stop.changed(), if !draining => {
-                    if changed.is_err() || *self.stop.borrow() {
-                        // Stopping: requests in flight finish; a connection between requests
-                        // or still sending a head has nothing to finish.
-                        if activity.in_flight.load(Ordering::Relaxed) == 0 {
-                            return;
-                        }
-                        draining = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
+            }
+            changed = stop.changed(), if !draining => {
+                if changed.is_err() || *stop.borrow() {
+                    draining = true;
+                    // Requests in flight finish; a connection between requests or still
+                    // sending a head has nothing to finish.
+                    let verdict = match activity.in_flight.load(Ordering::Relaxed) {
+                        0 => Verdict::Close("stopping"),
+                        _ => Verdict::Drain,
+                    };
+                    let _ = tell.send(verdict);
                 }
             }
         }

@@ -62,6 +62,7 @@ async fn respond(
 
     let mut response = Response::new(Body::empty());
     let h = response.headers_mut();
+    h.reserve(8);
     h.insert(header::ETAG, etag.clone());
     h.insert(header::LAST_MODIFIED, file.last_modified.clone());
     h.insert(header::CACHE_CONTROL, cache_control(file.visibility));

@@ -36,16 +36,19 @@ pub use crate::AppState;
 pub fn handler(state: AppState) -> crate::server::Handler {
     let api = api_router(state.clone());
     std::sync::Arc::new(move |req| {
-        let (state, api) = (state.clone(), api.clone());
-        Box::pin(dispatch(state, api, req))
+        // Routes by Host first, so an environment's domain never reaches the API (nor
+        // `/healthz`). Each side is its own, smaller future.
+        let state = state.clone();
+        if crate::host::is_asset_request(&state, &req) {
+            Box::pin(async move { crate::host::serve(&state, req).await })
+        } else {
+            Box::pin(dispatch(state, api.clone(), req))
+        }
     })
 }
 
-/// Routes by Host first, so an environment's domain never reaches the API (nor `/healthz`).
+/// Health, CORS preflights, then the authenticated API.
 async fn dispatch(state: AppState, api: Router, req: Request) -> Response {
-    if crate::host::is_asset_request(&state, &req) {
-        return crate::host::serve(&state, req).await;
-    }
     if req.uri().path() == "/healthz" {
         return (StatusCode::OK, "ok\n").into_response();
     }
