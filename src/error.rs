@@ -145,6 +145,10 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 headers.insert(header::ALLOW, allow.clone());
             }
+            // The rest of the body is never read: the connection cannot carry another request.
+            ApiError::PayloadTooLarge => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             ApiError::TooManyRequests { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }

@@ -4,8 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
-
 pub mod blob;
 pub mod clock;
 pub mod config;
@@ -46,7 +44,7 @@ impl std::ops::Deref for AppState {
 
 /// A bound, ready server: [`Server::bind`], then [`Server::local_addr`], then [`Server::run`].
 pub struct Server {
-    listener: TcpListener,
+    listener: server::Listeners,
     state: AppState,
     builds: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
 }
@@ -98,12 +96,10 @@ impl Server {
         }
         let bootstrapped = bootstrap_account(store.as_ref(), &config).await?;
         let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+            server::Listeners::bind(config.listen).map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
         let (builder, builds) = domain::builder::Builder::new();
         let sites = host::Sites::new(
             config.limits.metadata_cache_bytes / 2,

@@ -7,7 +7,8 @@
 //! requests (`idle_timeout`), or serving a request that makes no progress either way
 //! (`body_timeout`: a stalled upload or a client that stopped reading). Closing drops the
 //! request, so a stalled upload is abandoned like a disconnected one and leaves nothing behind.
-//! Connections are capped; at the cap, idle ones are closed first to make room.
+//! Connections are capped; at the cap, idle ones are closed to make room for a new one, which
+//! is turned away if none is idle within a second.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,7 +40,7 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Longest time a request may go without reading or writing a byte.
     pub body_timeout: Duration,
-    /// Open connections at most; more wait in the kernel's backlog.
+    /// Open connections at most; at the cap idle ones are closed to make room.
     pub max_connections: usize,
     /// Largest request head (request line and headers); more is answered 431.
     pub max_header_bytes: usize,
@@ -91,28 +92,114 @@ pub fn connection_capacity(wanted: usize) -> usize {
     wanted.min(room).max(1)
 }
 
+/// The listening sockets: one per core, all on one port (`SO_REUSEPORT`), so the kernel
+/// spreads connections over the cores and each is served start to end by one thread.
+pub struct Listeners {
+    sockets: Vec<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Binds `addr` once per core (port 0 picks one free port for all of them).
+    pub fn bind(addr: SocketAddr) -> io::Result<Listeners> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let first = reusable(addr)?;
+        let addr = first.local_addr()?;
+        let mut sockets = vec![first];
+        for _ in 1..cores {
+            sockets.push(reusable(addr)?);
+        }
+        Ok(Listeners { sockets })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sockets[0].local_addr()
+    }
+}
+
+fn reusable(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// What every accept loop shares.
+struct Shared {
+    handler: Handler,
+    limits: Arc<ConnectionLimits>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    slots: Arc<Semaphore>,
+    pressure: Arc<Notify>,
+}
+
 /// Accepts and serves connections until `shutdown` resolves, then lets in-flight requests
-/// finish and returns once every connection has closed.
+/// finish and returns once every connection has closed. Each listening socket has a thread
+/// with a single-threaded runtime of its own: a connection never crosses cores.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     handler: Handler,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let capacity = connection_capacity(limits.max_connections);
     let limits = Arc::new(limits);
-    let slots = Arc::new(Semaphore::new(capacity));
-    let pressure = Arc::new(Notify::new());
+    let shared = Arc::new(Shared {
+        handler,
+        builder: Arc::new(builder(&limits)),
+        limits,
+        slots: Arc::new(Semaphore::new(capacity)),
+        pressure: Arc::new(Notify::new()),
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let builder = Arc::new(builder(&limits));
-    tokio::pin!(shutdown);
+    let mut threads = Vec::new();
+    for (n, socket) in listeners.sockets.into_iter().enumerate() {
+        let (shared, stop) = (shared.clone(), stop_rx.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("depot-http-{n}"))
+            .spawn(move || -> io::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(accept_loop(socket, shared, stop))
+            })?;
+        threads.push(thread);
+    }
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let joined = tokio::task::spawn_blocking(move || {
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("listener thread panicked")))
+            })
+            .collect::<io::Result<Vec<()>>>()
+    })
+    .await
+    .map_err(io::Error::other)?;
+    joined.map(|_| ())
+}
+
+/// One listening socket's loop: accept, serve on this thread, and on stop wait for this
+/// thread's connections to close.
+async fn accept_loop(
+    socket: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let listener = TcpListener::from_std(socket)?;
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let slot = tokio::select! {
-            () = &mut shutdown => break,
-            slot = acquire(&slots, &pressure) => slot,
-        };
         let (stream, peer) = tokio::select! {
-            () = &mut shutdown => break,
+            _ = stop.changed() => break,
+            Some(_) = connections.join_next() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -121,42 +208,45 @@ pub async fn serve(
                 }
             },
         };
+        let Some(slot) = make_room(&shared.slots, &shared.pressure).await else {
+            tracing::warn!(%peer, "connection refused: at --max-connections and none idle");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let connection = Connection {
-            handler: handler.clone(),
-            limits: limits.clone(),
-            builder: builder.clone(),
-            pressure: pressure.clone(),
-            stop: stop_rx.clone(),
+            handler: shared.handler.clone(),
+            limits: shared.limits.clone(),
+            builder: shared.builder.clone(),
+            pressure: shared.pressure.clone(),
+            stop: stop.clone(),
         };
-        tokio::spawn(async move {
+        connections.spawn(async move {
             connection.run(stream, peer).await;
             drop(slot);
         });
     }
     drop(listener);
-    let _ = stop_tx.send(true);
-    // Every connection holds a slot until it is closed.
-    let all = u32::try_from(capacity).unwrap_or(u32::MAX);
-    let _ = slots.acquire_many(all).await;
+    while connections.join_next().await.is_some() {}
     Ok(())
 }
 
-/// A free connection slot; when there is none, idle connections are asked to close.
-async fn acquire(slots: &Arc<Semaphore>, pressure: &Notify) -> tokio::sync::OwnedSemaphorePermit {
-    loop {
-        if let Ok(slot) = slots.clone().try_acquire_owned() {
-            return slot;
-        }
-        pressure.notify_waiters();
-        tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => return slot,
-                Err(_) => std::future::pending::<()>().await,
-            },
-            () = tokio::time::sleep(Duration::from_millis(250)) => {}
-        }
+/// How long a new connection waits for idle ones to make room at the cap.
+const ROOM_WAIT: Duration = Duration::from_secs(1);
+
+/// A free connection slot; at the cap, idle connections are asked to close and the new one
+/// waits a moment for one of them.
+async fn make_room(
+    slots: &Arc<Semaphore>,
+    pressure: &Notify,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    if let Ok(slot) = slots.clone().try_acquire_owned() {
+        return Some(slot);
     }
+    pressure.notify_waiters();
+    tokio::time::timeout(ROOM_WAIT, slots.clone().acquire_owned())
+        .await
+        .ok()?
+        .ok()
 }
 
 /// Logs a failed accept; out of file descriptors or memory, waits a moment instead of spinning.

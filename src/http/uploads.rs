@@ -2,8 +2,11 @@
 //! `Content` part streamed to the blob store while it is hashed, never held in memory, and
 //! cut off with 413 the moment it passes the size limit.
 
+use std::sync::{Arc, Mutex};
+
 use axum::extract::Request;
 use axum::http::header;
+use futures_util::Stream;
 
 use crate::domain::versions::{self, Upload, Visibility};
 use crate::error::ApiError;
@@ -22,18 +25,17 @@ pub async fn parse(
     kind: ContainerKind,
     req: Request,
 ) -> Result<Upload, ApiError> {
-    let mut upload = Upload {
-        path: None,
-        visibility: None,
-        content: None,
-    };
     let Some(boundary) = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| multer::parse_boundary(v).ok())
     else {
-        return Ok(upload);
+        return Ok(Upload {
+            path: None,
+            visibility: None,
+            content: None,
+        });
     };
     let largest = versions::largest_limit(&state.config.limits, kind);
     let body_cap = largest.map(|l| l.saturating_add(ENVELOPE_BYTES));
@@ -51,11 +53,58 @@ pub async fn parse(
         .size_limit(multer::SizeLimit::new().whole_stream(body_cap.unwrap_or(u64::MAX)));
     let meter = Meter::default();
     let max_chunk = (state.config.connections.max_header_bytes as u64).max(MAX_H2_FRAME);
+    let body = Arc::new(Mutex::new(req.into_body().into_data_stream()));
     let stream = Metered {
-        inner: req.into_body().into_data_stream(),
+        inner: body.clone(),
         meter: meter.clone(),
     };
-    let mut parts = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let parts = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let read = read_parts(state, kind, parts, &meter, max_chunk).await;
+    if read.is_err() {
+        linger(&body).await;
+    }
+    read
+}
+
+/// Reads what a refused upload still sends, a little, so that the client sees the error
+/// answer: a socket closed with unread data is reset, and the reset can swallow the answer.
+async fn linger(body: &Body) {
+    let drain = async {
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            let next = std::future::poll_fn(|cx| match body.lock() {
+                Ok(mut stream) => std::pin::Pin::new(&mut *stream).poll_next(cx),
+                Err(_) => std::task::Poll::Ready(None),
+            });
+            match next.await {
+                Some(Ok(chunk)) => read += chunk.len(),
+                _ => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+}
+
+/// At most this much of a refused upload is read...
+const LINGER_BYTES: usize = 1 << 20;
+/// ...for at most this long.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+type Body = Arc<Mutex<axum::body::BodyDataStream>>;
+
+async fn read_parts(
+    state: &AppState,
+    kind: ContainerKind,
+    mut parts: multer::Multipart<'static>,
+    meter: &Meter,
+    max_chunk: u64,
+) -> Result<Upload, ApiError> {
+    let largest = versions::largest_limit(&state.config.limits, kind);
+    let mut upload = Upload {
+        path: None,
+        visibility: None,
+        content: None,
+    };
     loop {
         // Between parts the parser reads only a delimiter and part headers: that much at most,
         // plus the chunks they arrive in (the listener reads at most a request head's worth).
@@ -150,22 +199,22 @@ impl Meter {
 }
 
 /// The request body as the parser reads it, through a [`Meter`].
-struct Metered<S> {
-    inner: S,
+struct Metered {
+    inner: Body,
     meter: Meter,
 }
 
-impl<S> futures_util::Stream for Metered<S>
-where
-    S: futures_util::Stream<Item = Result<bytes::Bytes, axum::Error>> + Unpin,
-{
+impl futures_util::Stream for Metered {
     type Item = Result<bytes::Bytes, std::io::Error>;
 
     fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
+        self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        let polled = std::pin::Pin::new(&mut self.inner).poll_next(cx);
+        let polled = match self.inner.lock() {
+            Ok(mut stream) => std::pin::Pin::new(&mut *stream).poll_next(cx),
+            Err(_) => std::task::Poll::Ready(None),
+        };
         polled.map(|item| {
             item.map(|chunk| match chunk {
                 Ok(bytes) if !self.meter.take(bytes.len() as u64) => {

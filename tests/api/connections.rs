@@ -156,6 +156,8 @@ async fn at_the_connection_cap_idle_connections_make_room() {
     for _ in 0..4 {
         idle.push(connect(&app).await);
     }
+    // Accepted and idle for over a second: connections idle for less are spared.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
