@@ -408,7 +408,8 @@ def main():
     ap.add_argument("--slow-sockets", type=int, default=150)
     ap.add_argument("--idle-sockets", type=int, default=45)
     ap.add_argument("--server-timeout", type=float, default=None,
-                    help="pass this as depot's header, idle and body timeout (default: depot's own)")
+                    help="pass this as depot's header and body timeout, and 1.25 times it as its "
+                         "idle timeout, as depot's defaults are (default: depot's own)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(10**9)
@@ -416,8 +417,8 @@ def main():
     root = tempfile.mkdtemp(prefix="depot-soak.")
     server_args = ["--max-builds-per-hour", "0"]
     if args.server_timeout is not None:
-        for flag in ("--header-timeout", "--idle-timeout", "--body-timeout"):
-            server_args += [flag, str(args.server_timeout)]
+        t = args.server_timeout
+        server_args += ["--header-timeout", str(t), "--idle-timeout", str(t * 1.25), "--body-timeout", str(t)]
     depot = c.Depot(args.binary, os.path.join(root, "data"), os.path.join(root, "depot.log"),
                     server_args)
     print(f"soak: seed {seed}, {args.duration:.0f} s, depot pid {depot.pid} on port {depot.port}, dir {root}\n"
@@ -465,15 +466,15 @@ def main():
 # depot's defaults: the header timeout counts from a head's first byte, idle between requests,
 # body while a request moves no byte.
 DEFAULT_LIMITS = {"slow": 60.0, "idle": 75.0, "stall": 60.0}
-# What a socket may outlive its limit by: the watchdog's reaction plus this script's polling.
-SLACK = 10.0
+# What a socket may outlive its limit by: this script notices a close within about a second.
+SLACK = 3.0
 
 
 def check_lifetimes(args, stats):
     """Slow, idle and stalled sockets must be closed by depot within its timeouts."""
     for kind, limit in DEFAULT_LIMITS.items():
         if args.server_timeout is not None:
-            limit = args.server_timeout
+            limit = args.server_timeout * (1.25 if kind == "idle" else 1.0)
         longest = max(stats.lifetimes.get(kind, []), default=0.0)
         if longest > limit + SLACK:
             stats.failures.append(f"hostile {kind} socket lived {longest:.0f} s, over depot's {limit:.0f} s limit")

@@ -458,9 +458,16 @@ impl Activity {
         }
     }
 
+    /// When the watchdog must look again: the current state's deadline, but no later than the
+    /// shortest limit from now, since a state that starts later (a head after idling) may have
+    /// a shorter limit and its deadline is never earlier than that.
     fn deadline(&self, limits: &ConnectionLimits) -> Instant {
         let (since, limit, _) = self.state(limits);
-        self.origin + Duration::from_millis(since) + limit
+        let shortest = limits
+            .header_timeout
+            .min(limits.idle_timeout)
+            .min(limits.body_timeout);
+        (self.origin + Duration::from_millis(since) + limit).min(Instant::now() + shortest)
     }
 
     /// Why the connection must close now, if it must.
@@ -633,6 +640,21 @@ mod tests {
         drop(request);
         assert!(activity.is_idle());
         assert_eq!(activity.state(&limits).1, limits.idle_timeout);
+    }
+
+    #[test]
+    fn the_watchdog_never_sleeps_past_a_shorter_state_that_starts_later() {
+        let activity = Arc::new(Activity::new());
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(60),
+            ..ConnectionLimits::default()
+        };
+        // Idle now (75 s), but a head may start at any moment and must end within 60 s of it.
+        let wake = activity.deadline(&limits);
+        assert!(wake <= Instant::now() + Duration::from_secs(60));
+        assert!(wake > Instant::now() + Duration::from_secs(59));
     }
 
     #[test]

@@ -222,3 +222,35 @@ async fn http2_reaches_the_api_and_the_asset_host_by_authority() {
     assert_eq!(file.status(), StatusCode::OK);
     assert_eq!(file.text().await.unwrap(), "over h2");
 }
+
+#[tokio::test]
+async fn a_shorter_limit_applies_as_soon_as_its_state_begins() {
+    // Idle is long; a head and a stalled request must still end on their own, shorter limits.
+    let app = spawn_with(|mut c| {
+        c.connections.header_timeout = Duration::from_millis(300);
+        c.connections.body_timeout = Duration::from_millis(300);
+        c.connections.idle_timeout = Duration::from_secs(10);
+        c
+    })
+    .await;
+    // Connected and idle first, so the watchdog has looked at the connection while idle.
+    let mut head = connect(&app).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    head.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let (_, after) = read_until_closed(&mut head, Duration::from_secs(5)).await;
+    assert!(after < Duration::from_secs(2), "{after:?}");
+
+    let mut stalled = connect(&app).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let request = format!(
+        "POST /v1/Services HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nUniq",
+        base64_basic()
+    );
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    let (answer, after) = read_until_closed(&mut stalled, Duration::from_secs(5)).await;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert!(after < Duration::from_secs(2), "{after:?}");
+}
