@@ -99,8 +99,13 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds `addr` once per core (port 0 picks one free port for all of them).
+    /// Binds `addr` once per core (port 0 picks one free port for all of them). A port that
+    /// another process listens on is an error, as with a single socket: `SO_REUSEPORT` would
+    /// otherwise let a second depot quietly share it.
     pub fn bind(addr: SocketAddr) -> io::Result<Listeners> {
+        if addr.port() != 0 {
+            drop(exclusive(addr)?);
+        }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let first = reusable(addr)?;
         let addr = first.local_addr()?;
@@ -114,6 +119,20 @@ impl Listeners {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sockets[0].local_addr()
     }
+}
+
+/// A listening socket nobody else may share (`SO_REUSEADDR` only, so connections of an earlier
+/// run still in TIME_WAIT do not count as a listener).
+fn exclusive(addr: SocketAddr) -> io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1)?;
+    Ok(socket)
 }
 
 fn reusable(addr: SocketAddr) -> io::Result<std::net::TcpListener> {

@@ -243,3 +243,30 @@ fn sigterm_does_not_wait_for_idle_or_half_sent_requests() {
         asked.elapsed()
     );
 }
+
+#[test]
+fn a_port_in_use_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start(
+        dir.path(),
+        &[("DEPOT_ACCOUNT_SID", SID), ("DEPOT_AUTH_TOKEN", TOKEN)],
+    );
+    let addr = first.base.trim_start_matches("http://").to_owned();
+    let other = tempfile::tempdir().unwrap();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_depot"))
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(other.path())
+        .env("DEPOT_ACCOUNT_SID", SID)
+        .env("DEPOT_AUTH_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A second depot that shared the port would run on: wait_exit kills it and fails.
+    assert!(!wait_exit(&mut second).success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+    sigterm(&first.child);
+    assert!(wait_exit(&mut first.child).success());
+}
