@@ -334,7 +334,7 @@ impl Connection {
             self.stop.clone(),
             tell,
         ));
-        let conn = self.builder.serve_connection_with_upgrades(io, service);
+        let conn = self.builder.serve_connection(io, service);
         tokio::pin!(conn);
         loop {
             tokio::select! {
