@@ -80,7 +80,11 @@ async fn collected_content_takes_its_compressed_copies_and_their_rows_along() {
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     for _ in 0..50 {
-        if !app.blob_file(&css()).exists() && !copy_path(&app, &css(), "br").exists() {
+        let gone = |path: std::path::PathBuf| !path.exists();
+        if gone(app.blob_file(&css()))
+            && gone(copy_path(&app, &css(), "br"))
+            && gone(copy_path(&app, &css(), "gz"))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
