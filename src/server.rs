@@ -104,14 +104,14 @@ impl Listeners {
     /// otherwise let a second depot quietly share it.
     pub fn bind(addr: SocketAddr) -> io::Result<Listeners> {
         if addr.port() != 0 {
-            drop(exclusive(addr)?);
+            drop(listening(addr, false)?);
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let first = reusable(addr)?;
+        let first = listening(addr, true)?;
         let addr = first.local_addr()?;
         let mut sockets = vec![first];
         for _ in 1..cores {
-            sockets.push(reusable(addr)?);
+            sockets.push(listening(addr, true)?);
         }
         Ok(Listeners { sockets })
     }
@@ -121,28 +121,17 @@ impl Listeners {
     }
 }
 
-/// A listening socket nobody else may share (`SO_REUSEADDR` only, so connections of an earlier
-/// run still in TIME_WAIT do not count as a listener).
-fn exclusive(addr: SocketAddr) -> io::Result<socket2::Socket> {
+/// A non-blocking listening socket on `addr`. `SO_REUSEADDR` always, so connections of an
+/// earlier run still in TIME_WAIT do not block the port; `SO_REUSEPORT` when `shared`, so the
+/// sockets of one depot can share it (and a check without it finds another process's).
+fn listening(addr: SocketAddr, shared: bool) -> io::Result<std::net::TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1)?;
-    Ok(socket)
-}
-
-fn reusable(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
+    socket.set_reuse_port(shared)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
