@@ -1,5 +1,9 @@
 //! Logs (COMPAT §5.12): written by the asset host for function requests, listed newest first.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
 use crate::domain::sid::{self, Prefix};
 use crate::domain::{environments, Ctx};
 use crate::error::ApiError;
@@ -117,8 +121,8 @@ pub async fn record(state: &AppState, log: &Log) {
 /// [`BURST_SECONDS`] × `rate`.
 pub struct LogBudget {
     rate: u32,
-    buckets: quick_cache::sync::Cache<String, std::sync::Arc<std::sync::Mutex<Bucket>>>,
-    dropped: std::sync::atomic::AtomicU64,
+    buckets: quick_cache::sync::Cache<String, Arc<Mutex<Bucket>>>,
+    dropped: AtomicU64,
 }
 
 /// Seconds of rate a bucket holds.
@@ -128,7 +132,7 @@ const MAX_BUCKETS: usize = 10_000;
 
 struct Bucket {
     tokens: f64,
-    at: std::time::Instant,
+    at: Instant,
 }
 
 impl LogBudget {
@@ -137,7 +141,7 @@ impl LogBudget {
         LogBudget {
             rate,
             buckets: quick_cache::sync::Cache::new(MAX_BUCKETS),
-            dropped: std::sync::atomic::AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         }
     }
 
@@ -151,9 +155,9 @@ impl LogBudget {
         let bucket = match self.buckets.get(environment_sid) {
             Some(bucket) => bucket,
             None => {
-                let fresh = std::sync::Arc::new(std::sync::Mutex::new(Bucket {
+                let fresh = Arc::new(Mutex::new(Bucket {
                     tokens: burst,
-                    at: std::time::Instant::now(),
+                    at: Instant::now(),
                 }));
                 self.buckets
                     .insert(environment_sid.to_owned(), fresh.clone());
@@ -162,7 +166,7 @@ impl LogBudget {
         };
         let allowed = match bucket.lock() {
             Ok(mut bucket) => {
-                let now = std::time::Instant::now();
+                let now = Instant::now();
                 let refill = now.duration_since(bucket.at).as_secs_f64() * rate;
                 bucket.tokens = (bucket.tokens + refill).min(burst);
                 bucket.at = now;
@@ -175,15 +179,14 @@ impl LogBudget {
             Err(_) => false,
         };
         if !allowed {
-            self.dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         allowed
     }
 
     /// Logs dropped since the last call.
     pub fn take_dropped(&self) -> u64 {
-        self.dropped.swap(0, std::sync::atomic::Ordering::Relaxed)
+        self.dropped.swap(0, Ordering::Relaxed)
     }
 }
 

@@ -585,33 +585,19 @@ async fn deploy_side(store: &dyn Store) {
     assert_eq!(sids(rest), ["NO1"]);
 
     // Pruning: by age, then beyond a per-environment cap, oldest first.
+    let no_filter = LogFilter::default();
+    let newest_first = || store.list_logs(&dev.sid, &no_filter, all);
     let mut prune = super::Prune {
         logs_before: Some(150),
         max_logs_per_environment: 0,
         builds_before: 0,
     };
     assert_eq!(store.prune(&prune).await.unwrap().logs, 1);
-    assert_eq!(
-        sids(
-            store
-                .list_logs(&dev.sid, &LogFilter::default(), all)
-                .await
-                .unwrap()
-        ),
-        ["NO3", "NO2"]
-    );
+    assert_eq!(sids(newest_first().await.unwrap()), ["NO3", "NO2"]);
     prune.logs_before = None;
     prune.max_logs_per_environment = 1;
     assert_eq!(store.prune(&prune).await.unwrap().logs, 1);
-    assert_eq!(
-        sids(
-            store
-                .list_logs(&dev.sid, &LogFilter::default(), all)
-                .await
-                .unwrap()
-        ),
-        ["NO3"]
-    );
+    assert_eq!(sids(newest_first().await.unwrap()), ["NO3"]);
 
     // Deleting the environment takes its variables, deployments and logs along.
     store.delete_environment(&svc.sid, &dev.sid).await.unwrap();
