@@ -17,6 +17,7 @@ pub mod codes {
     pub const PAYLOAD_TOO_LARGE: u32 = 20413;
     pub const TOO_MANY_REQUESTS: u32 = 20429;
     pub const INTERNAL: u32 = 20500;
+    pub const UNAVAILABLE: u32 = 20503;
 }
 
 /// Every way an API request can fail, named by meaning.
@@ -43,6 +44,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("Internal Server Error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A backend (database, content store) cannot be reached, or is busy: try again.
+    #[error("Service Unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -79,6 +83,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -94,6 +99,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => codes::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => codes::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => codes::INTERNAL,
+            ApiError::Unavailable(_) => codes::UNAVAILABLE,
         }
     }
 }
@@ -102,7 +108,10 @@ impl From<StoreError> for ApiError {
     /// Store errors that reach a handler unmapped are server faults: the domain layer turns
     /// `NotFound` and `Conflict` into meaningful errors where they can happen.
     fn from(err: StoreError) -> Self {
-        ApiError::internal(err)
+        match err {
+            StoreError::Unavailable(what) => ApiError::Unavailable(what),
+            err => ApiError::internal(err),
+        }
     }
 }
 

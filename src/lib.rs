@@ -32,6 +32,8 @@ pub struct Shared {
     pub config: Config,
     pub accounts: http::auth::AccountCache,
     pub log_budget: domain::logs::LogBudget,
+    /// This process among the nodes sharing the store: it names claims and leases.
+    pub node: String,
 }
 
 impl std::ops::Deref for AppState {
@@ -46,7 +48,8 @@ impl std::ops::Deref for AppState {
 pub struct Server {
     listener: server::Listeners,
     state: AppState,
-    builds: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+    /// Subscribed before the first request, so no change to a cached site is missed.
+    site_changes: tokio::sync::broadcast::Receiver<store::SiteChange>,
 }
 
 /// Startup failures, each naming what to fix.
@@ -100,7 +103,6 @@ impl Server {
                 addr: config.listen,
                 source,
             })?;
-        let (builder, builds) = domain::builder::Builder::new();
         let sites = host::Sites::new(
             config.limits.metadata_cache_bytes / 2,
             config.limits.host_cache_bytes,
@@ -108,7 +110,8 @@ impl Server {
         let state = AppState(Arc::new(Shared {
             store,
             blobs,
-            builder,
+            builder: domain::builder::Builder::default(),
+            node: node_name(),
             sites,
             log_budget: domain::logs::LogBudget::new(config.logs.max_rate),
             accounts: http::auth::AccountCache::new(config.limits.metadata_cache_bytes / 8),
@@ -117,8 +120,8 @@ impl Server {
         Ok((
             Server {
                 listener,
+                site_changes: state.store.site_changes(),
                 state,
-                builds,
             },
             bootstrapped,
         ))
@@ -135,7 +138,11 @@ impl Server {
     ) -> std::io::Result<()> {
         tokio::spawn(collect_garbage_forever(self.state.clone()));
         tokio::spawn(domain::logs::keep_bounded_forever(self.state.clone()));
-        tokio::spawn(domain::builder::run(self.state.clone(), self.builds));
+        tokio::spawn(domain::builder::run(self.state.clone()));
+        tokio::spawn(host::follow_site_changes(
+            self.state.clone(),
+            self.site_changes,
+        ));
         let limits = self.state.config.connections.clone();
         let handler = http::handler(self.state);
         server::serve(self.listener, handler, limits, shutdown).await
@@ -212,6 +219,17 @@ async fn bootstrap_account(
     };
     store.upsert_account(&account).await?;
     Ok(Bootstrapped { account, generated })
+}
+
+/// A name unique to this process among the nodes: host, process and a random part (a
+/// restarted process on the same host is another node: its old claims must lapse).
+fn node_name() -> String {
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let random = domain::sid::generate(domain::sid::Prefix::Request);
+    format!("{host}/{}/{}", std::process::id(), &random[2..10])
 }
 
 /// 32 lowercase hex digits, like a Twilio auth token.

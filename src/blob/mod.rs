@@ -43,9 +43,6 @@ pub struct Blobs {
     local_root: Option<PathBuf>,
     /// Part size of streamed uploads: small keeps memory flat per upload.
     part_size: usize,
-    /// Held shared from keeping content until its row is written, and exclusively by the
-    /// garbage collector, so it never deletes content a new row is about to reference.
-    sweep: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// Bytes of one upload part for the local filesystem.
@@ -68,19 +65,7 @@ impl Blobs {
             store: Arc::new(store),
             local_root: Some(root),
             part_size: LOCAL_PART_SIZE,
-            sweep: Arc::default(),
         })
-    }
-
-    /// Blocks garbage collection while held: take it before [`Staged::keep`] and drop it once
-    /// the row that references the content is written.
-    pub async fn hold(&self) -> tokio::sync::OwnedRwLockReadGuard<()> {
-        self.sweep.clone().read_owned().await
-    }
-
-    /// Excludes every upload between keeping content and writing its row.
-    pub async fn exclusive(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
-        self.sweep.clone().write_owned().await
     }
 
     /// Starts streaming a new upload into `tmp/`.
@@ -189,10 +174,10 @@ impl Blobs {
         }
     }
 
-    /// What garbage collection would remove now: content no version references (with its
-    /// precompressed copies) and upload leftovers, all older than `grace`. The caller deletes
-    /// the rows that describe the doomed content (its encodings) before calling
-    /// [`Blobs::remove`], and holds [`Blobs::exclusive`] from reading `referenced` until then.
+    /// What garbage collection may remove now: content no version references (with its
+    /// precompressed copies) and upload leftovers, all older than `grace`. Content is only a
+    /// candidate: the caller keeps what the store does not mark for deletion
+    /// ([`Garbage::keep_only`]) before calling [`Blobs::remove`].
     pub async fn garbage(
         &self,
         referenced: &HashSet<String>,
@@ -215,9 +200,11 @@ impl Blobs {
                 }
                 if !staging {
                     hashes.insert(sha256.clone());
+                    garbage.files.push((found.location, Some(sha256.clone())));
+                    continue;
                 }
             }
-            garbage.files.push(found.location);
+            garbage.files.push((found.location, None));
         }
         garbage.content = hashes.into_iter().collect();
         Ok(garbage)
@@ -226,7 +213,7 @@ impl Blobs {
     /// Deletes what [`Blobs::garbage`] found; returns how many files went.
     pub async fn remove(&self, garbage: Garbage) -> Result<usize, BlobError> {
         let mut removed = 0;
-        for location in garbage.files {
+        for (location, _) in garbage.files {
             let gone = match location {
                 Location::Local(path) => match tokio::fs::remove_file(&path).await {
                     Ok(()) => true,
@@ -254,7 +241,10 @@ impl Blobs {
         let found = tokio::task::spawn_blocking(move || sweep::walk(&root, "tmp"))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
-        let files = found.into_iter().map(|f| Location::Local(f.path)).collect();
+        let files = found
+            .into_iter()
+            .map(|f| (Location::Local(f.path), None))
+            .collect();
         self.remove(Garbage {
             files,
             content: Vec::new(),
@@ -315,9 +305,36 @@ struct Owned {
 /// Files garbage collection will remove, and the content hashes among them.
 #[derive(Debug, Default)]
 pub struct Garbage {
-    pub files: Vec<Location>,
-    /// Content (or a precompressed copy) that goes: its encoding rows must go first.
+    /// Each file, with the content it stores (or a precompressed copy of), if finished.
+    pub files: Vec<(Location, Option<String>)>,
+    /// The content candidates: each goes only once the store has marked it for deletion.
     pub content: Vec<String>,
+}
+
+impl Garbage {
+    /// Keeps, of the content, only the files of `doomed`; leftovers of unfinished writes stay.
+    pub fn keep_only(&mut self, doomed: &[String]) {
+        let doomed: HashSet<&str> = doomed.iter().map(String::as_str).collect();
+        self.files
+            .retain(|(_, sha256)| sha256.as_deref().is_none_or(|s| doomed.contains(s)));
+        self.content.retain(|s| doomed.contains(s.as_str()));
+    }
+
+    /// Every file a content hash may have: the content and its precompressed copies (for
+    /// content a collector marked and then stopped before deleting).
+    pub fn of_content(sha256s: &[String]) -> Garbage {
+        let mut files = Vec::new();
+        for sha256 in sha256s {
+            for encoding in [None, Some("gz"), Some("br")] {
+                let key = Blobs::encoded_key(sha256, encoding);
+                files.push((Location::Key(key), Some(sha256.clone())));
+            }
+        }
+        Garbage {
+            files,
+            content: sha256s.to_vec(),
+        }
+    }
 }
 
 fn random_name() -> String {
@@ -379,8 +396,8 @@ impl Staged {
         };
         let blobs = &self.blobs;
         let target = Blobs::content_key(&self.sha256);
-        // Replacing stored content with identical bytes also renews its modification time,
-        // which keeps old, unreferenced content from being collected right after reuse.
+        // Always written, even when that content is stored: the caller's hold protects it from
+        // here on, but not from a collector that marked it before the hold (see `Store::hold_blob`).
         blobs.store.rename(&tmp, &target).await?;
         Ok(self.sha256.clone())
     }

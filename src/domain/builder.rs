@@ -1,68 +1,109 @@
 //! The background builder: decides each Build's outcome (COMPAT §9.2) and precompresses its
 //! text assets with gzip and brotli, so the asset host never compresses on the hot path.
 //!
-//! Builds are queued when created and, at start, every build left `building` by a stop or
-//! crash is queued again; processing a build twice is harmless.
+//! Every node runs one. A build is claimed in the database before it is worked on, so each is
+//! built by one node; the claim is renewed while the work goes on, and a node that stops lets
+//! it lapse, after which another node claims the build and finishes it. Building twice is
+//! harmless.
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
-use crate::store::{Build, BuildDetail, Encoded, Version, COMPLETED, FAILED};
+use crate::store::{Build, BuildDetail, BuildStatus, Encoded, StoreError, Version};
 use crate::AppState;
 
-/// Handle to the builder task.
-#[derive(Clone)]
+/// Wakes this node's builder for a build created here; builds created on other nodes are
+/// found by polling.
+#[derive(Clone, Default)]
 pub struct Builder {
-    queue: mpsc::UnboundedSender<(String, String)>,
+    wake: Arc<Notify>,
 }
 
 /// Files smaller than this are not worth compressing.
 const MIN_COMPRESS_BYTES: i64 = 256;
 /// Files larger than this are served as they are (compressing them would hold them in memory).
 const MAX_COMPRESS_BYTES: i64 = 16 << 20;
+/// How long a claim lasts unless renewed: a stopped node's builds wait at most this long.
+const CLAIM_SECS: i64 = 15;
+/// How often the builder looks for builds created on other nodes.
+const POLL: Duration = Duration::from_secs(1);
 
 impl Builder {
-    /// A builder whose queue is drained by [`run`].
-    pub fn new() -> (Builder, mpsc::UnboundedReceiver<(String, String)>) {
-        let (queue, receiver) = mpsc::unbounded_channel();
-        (Builder { queue }, receiver)
-    }
-
-    pub fn enqueue(&self, build: &Build) {
-        let _ = self
-            .queue
-            .send((build.service_sid.clone(), build.sid.clone()));
+    pub fn enqueue(&self, _build: &Build) {
+        self.wake.notify_one();
     }
 }
 
-/// Processes queued builds one after another, after re-queueing unfinished ones.
-pub async fn run(state: AppState, mut receiver: mpsc::UnboundedReceiver<(String, String)>) {
-    match state.store.unfinished_builds().await {
-        Ok(builds) => builds.iter().for_each(|b| state.builder.enqueue(b)),
-        Err(err) => tracing::error!(error = %err, "cannot list unfinished builds"),
-    }
-    while let Some((service_sid, sid)) = receiver.recv().await {
-        let outcome = match state.store.build(&service_sid, &sid).await {
-            Ok(detail) if detail.build.status == crate::store::BUILDING => {
-                package(&state, &detail).await
-            }
-            // Deleted meanwhile, or already finished by an earlier run.
-            Ok(_) | Err(crate::store::StoreError::NotFound) => continue,
-            Err(err) => Err(format!("cannot read build: {err}")),
-        };
-        let (status, failure) = match &outcome {
-            Ok(()) => (COMPLETED, None),
-            Err(reason) => {
-                tracing::warn!(build = %sid, reason = %reason, "build failed");
-                (FAILED, Some(reason.as_str()))
-            }
-        };
+/// Claims and builds builds, one at a time, for as long as the node runs.
+pub async fn run(state: AppState) {
+    loop {
         let now = crate::clock::now();
-        if let Err(err) = state.store.finish_build(&sid, status, failure, now).await {
-            tracing::error!(build = %sid, error = %err, "cannot record build outcome");
+        match state
+            .store
+            .claim_build(&state.node, now, now + CLAIM_SECS)
+            .await
+        {
+            Ok(Some(build)) => build_claimed(&state, build).await,
+            Ok(None) => {
+                let _ = tokio::time::timeout(POLL, state.builder.wake.notified()).await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot claim builds");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// Builds a claimed build, renewing the claim meanwhile, and records the outcome.
+async fn build_claimed(state: &AppState, build: Build) {
+    let renewing = tokio::spawn(renew_claim(state.clone(), build.sid.clone()));
+    let outcome = match state.store.build(&build.service_sid, &build.sid).await {
+        Ok(detail) if detail.build.status == BuildStatus::Building => package(state, &detail).await,
+        // Deleted meanwhile, or already finished by another node.
+        Ok(_) | Err(StoreError::NotFound) => {
+            renewing.abort();
+            return;
+        }
+        Err(err) => Err(format!("cannot read build: {err}")),
+    };
+    renewing.abort();
+    let (status, failure) = match &outcome {
+        Ok(()) => (BuildStatus::Completed, None),
+        Err(reason) => {
+            tracing::warn!(build = %build.sid, reason = %reason, "build failed");
+            (BuildStatus::Failed, Some(reason.as_str()))
+        }
+    };
+    let now = crate::clock::now();
+    if let Err(err) = state
+        .store
+        .finish_build(&build.sid, status, failure, now)
+        .await
+    {
+        tracing::error!(build = %build.sid, error = %err, "cannot record build outcome");
+    }
+}
+
+async fn renew_claim(state: AppState, sid: String) {
+    let mut every = tokio::time::interval(Duration::from_secs((CLAIM_SECS / 3) as u64));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let until = crate::clock::now() + CLAIM_SECS;
+        match state
+            .store
+            .renew_build_claim(&sid, &state.node, until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => tracing::warn!(build = %sid, error = %err, "cannot renew build claim"),
         }
     }
 }

@@ -8,8 +8,8 @@ use crate::domain::versions::Visibility;
 use crate::domain::{names, services, Ctx};
 use crate::error::ApiError;
 use crate::store::{
-    Build, BuildDetail, BuildQuota, ContainerKind, Page, PageRequest, Service, StoreError, Version,
-    BUILDING,
+    Build, BuildDetail, BuildQuota, BuildStatus, ContainerKind, Page, PageRequest, Service,
+    StoreError, Version,
 };
 use crate::AppState;
 
@@ -151,7 +151,7 @@ pub async fn create(
         sid: sid::generate(Prefix::Build),
         account_sid: service.account_sid.clone(),
         service_sid: service.sid.clone(),
-        status: BUILDING.to_owned(),
+        status: BuildStatus::Building,
         runtime: runtime.to_owned(),
         dependencies: serde_json::to_string(&dependencies).map_err(ApiError::internal)?,
         failure: None,
@@ -227,7 +227,7 @@ fn check_counts(
     let limits = &state.config.limits;
     let private = assets
         .iter()
-        .filter(|v| v.visibility == Visibility::Private.as_str())
+        .filter(|v| v.visibility == Visibility::Private)
         .count();
     let checks = [
         (

@@ -1,7 +1,7 @@
 //! Asset Versions and Function Versions (COMPAT §5.5, §5.8, §7, §8): path and visibility
 //! rules, size limits, and creation — content made durable first, then the row.
 
-use crate::blob::Staged;
+use crate::blob::{Garbage, Staged};
 use crate::config::Limits;
 use crate::domain::sid::{self, Prefix};
 use crate::domain::{containers, names, Ctx};
@@ -9,35 +9,17 @@ use crate::error::ApiError;
 use crate::store::{Container, ContainerKind, Page, PageRequest, Service, StoreError, Version};
 use crate::AppState;
 
-/// The three visibilities, stored lowercase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
-    Public,
-    Protected,
-    Private,
-}
+pub use crate::store::Visibility;
 
-impl Visibility {
-    /// Case-insensitive (COMPAT §7.2).
-    pub fn parse(value: &str) -> Result<Visibility, ApiError> {
-        match value.to_ascii_lowercase().as_str() {
-            "public" => Ok(Visibility::Public),
-            "protected" => Ok(Visibility::Protected),
-            "private" => Ok(Visibility::Private),
-            _ => Err(ApiError::invalid(format!(
-                "Invalid Visibility: {}",
-                names::truncate_for_message(value)
-            ))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Public => "public",
-            Visibility::Protected => "protected",
-            Visibility::Private => "private",
-        }
-    }
+/// Parses a `Visibility` parameter, case-insensitively (COMPAT §7.2).
+pub fn parse_visibility(value: &str) -> Result<Visibility, ApiError> {
+    use crate::store::Named;
+    Visibility::from_name(&value.to_ascii_lowercase()).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "Invalid Visibility: {}",
+            names::truncate_for_message(value)
+        ))
+    })
 }
 
 /// Normalises and checks an upload `Path` (COMPAT §7.3): a leading `/` is added; at most 255
@@ -118,7 +100,7 @@ pub async fn create(
             .as_deref()
             .ok_or(ApiError::MissingParameter("Path"))?,
     )?;
-    let visibility = Visibility::parse(
+    let visibility = parse_visibility(
         upload
             .visibility
             .as_deref()
@@ -141,23 +123,64 @@ pub async fn create(
                 .to_owned()
         });
     let size = i64::try_from(staged.size).unwrap_or(i64::MAX);
-    let _no_sweep = state.blobs.hold().await;
-    let sha256 = staged.keep().await.map_err(ApiError::internal)?;
+    let sid = sid::generate(Prefix::Version);
+    hold_content(state, &staged.sha256, &sid).await?;
+    let held = staged.sha256.clone();
+    let sha256 = match staged.keep().await {
+        Ok(sha256) => sha256,
+        Err(err) => {
+            release_content(state, &held, &sid).await;
+            return Err(ApiError::internal(err));
+        }
+    };
     let version = Version {
         seq: 0,
-        sid: sid::generate(Prefix::Version),
+        sid: sid.clone(),
         account_sid: container.account_sid.clone(),
         service_sid: container.service_sid.clone(),
         container_sid: container.sid.clone(),
         path,
-        visibility: visibility.as_str().to_owned(),
+        visibility,
         content_type,
         size,
         sha256,
         date_created: crate::clock::now(),
     };
     // A Container deleted meanwhile leaves the blob as garbage for the collector.
-    ctx.found(state.store.create_version(kind, &version).await)
+    let created = state.store.create_version(kind, &version).await;
+    release_content(state, &version.sha256, &sid).await;
+    ctx.found(created)
+}
+
+/// How long an upload may take from holding its content to writing its row.
+const HOLD_SECS: i64 = 600;
+/// How long an upload waits for a collector deleting the same content to finish.
+const DOOMED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Protects `sha256` from garbage collection for the upload of version `holder`. When a
+/// collector (on any node) is deleting that content, waits until it is done, so that the
+/// content this upload then writes is not deleted after it.
+async fn hold_content(state: &AppState, sha256: &str, holder: &str) -> Result<(), ApiError> {
+    let started = std::time::Instant::now();
+    loop {
+        let until = crate::clock::now() + HOLD_SECS;
+        if state.store.hold_blob(sha256, holder, until).await? {
+            return Ok(());
+        }
+        if started.elapsed() > DOOMED_WAIT {
+            return Err(ApiError::Unavailable(
+                "content is being garbage collected; try again".into(),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Ends an upload's hold; a hold left behind by a failure expires by itself.
+async fn release_content(state: &AppState, sha256: &str, holder: &str) {
+    if let Err(err) = state.store.release_blob(sha256, holder).await {
+        tracing::warn!(error = %err, "cannot release content hold; it expires by itself");
+    }
 }
 
 /// Resolves Service, Asset/Function and Version; 404 for any unknown or malformed part.
@@ -197,20 +220,46 @@ pub async fn content(state: &AppState, version: &Version) -> Result<String, ApiE
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Removes content no version references any more (and stale `tmp/` leftovers). The rows of
-/// doomed precompressed copies go before their files, so no row ever names a missing copy for
-/// longer than a crash between the two.
+/// Removes content no version references any more (and stale `tmp/` leftovers), on one node
+/// at a time (the `gc` lease). Content goes only once the store has marked it for deletion,
+/// which no upload's hold allows (see [`crate::store::Store::doom_blobs`]); the marks, and the
+/// rows of its precompressed copies, are cleared before the files go.
 pub async fn collect_garbage(state: &AppState) -> Result<usize, StoreError> {
     let blob_error = |e: crate::blob::BlobError| StoreError::Backend(Box::new(e));
-    let _exclusive = state.blobs.exclusive().await;
+    let now = crate::clock::now();
+    let lease = i64::try_from(state.config.upkeep.gc_every.as_secs())
+        .unwrap_or(i64::MAX / 4)
+        .max(60)
+        * 2;
+    if !state
+        .store
+        .take_lease("gc", &state.node, now, now + lease)
+        .await?
+    {
+        return Ok(0);
+    }
+    // Marked by a collector that stopped before deleting.
+    let leftovers = state.store.doomed_blobs().await?;
+    let mut removed = 0;
+    if !leftovers.is_empty() {
+        removed += state
+            .blobs
+            .remove(Garbage::of_content(&leftovers))
+            .await
+            .map_err(blob_error)?;
+        state.store.clear_doomed(&leftovers).await?;
+    }
     let referenced = state.store.referenced_blobs().await?.into_iter().collect();
-    let garbage = state
+    let mut garbage = state
         .blobs
         .garbage(&referenced, state.config.upkeep.gc_grace)
         .await
         .map_err(blob_error)?;
-    state.store.forget_encodings(&garbage.content).await?;
-    state.blobs.remove(garbage).await.map_err(blob_error)
+    let doomed = state.store.doom_blobs(&garbage.content, now).await?;
+    garbage.keep_only(&doomed);
+    removed += state.blobs.remove(garbage).await.map_err(blob_error)?;
+    state.store.clear_doomed(&doomed).await?;
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -240,9 +289,9 @@ mod tests {
 
     #[test]
     fn visibility_is_case_insensitive() {
-        assert_eq!(Visibility::parse("PUBLIC").unwrap(), Visibility::Public);
-        assert_eq!(Visibility::parse("Private").unwrap(), Visibility::Private);
-        assert!(Visibility::parse("hidden").is_err());
+        assert_eq!(parse_visibility("PUBLIC").unwrap(), Visibility::Public);
+        assert_eq!(parse_visibility("Private").unwrap(), Visibility::Private);
+        assert!(parse_visibility("hidden").is_err());
     }
 
     #[test]

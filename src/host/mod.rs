@@ -294,6 +294,24 @@ fn preflight() -> Response {
 }
 
 /// A short plain-text answer: the host never answers with API JSON.
+/// Forgets cached sites as the store announces changes to them, from this node or any other
+/// sharing the store. Missed changes (a lagging subscriber) forget everything.
+pub async fn follow_site_changes(
+    state: AppState,
+    mut changes: tokio::sync::broadcast::Receiver<crate::store::SiteChange>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match changes.recv().await {
+            Ok(crate::store::SiteChange::Domain(domain)) => state.sites.forget(&domain),
+            Ok(crate::store::SiteChange::All) | Err(RecvError::Lagged(_)) => {
+                state.sites.forget_all()
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
 pub fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut response = (status, text).into_response();
     response.headers_mut().insert(

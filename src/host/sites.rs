@@ -76,7 +76,7 @@ impl SiteView {
                     size: u64::try_from(v.size).unwrap_or(0),
                     content_type: HeaderValue::from_str(&v.content_type)
                         .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-                    visibility: Visibility::parse(&v.visibility).unwrap_or(Visibility::Private),
+                    visibility: v.visibility,
                     etag: quoted(&v.sha256, ""),
                     last_modified: http_date(v.date_created),
                     modified_secs: v.date_created,

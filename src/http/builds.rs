@@ -40,7 +40,7 @@ impl<'a> EmbeddedVersion<'a> {
             function_sid: (!is_asset).then_some(v.container_sid.as_str()),
             date_created: clock::format(v.date_created),
             path: &v.path,
-            visibility: v.visibility.to_ascii_uppercase(),
+            visibility: v.visibility.as_str().to_ascii_uppercase(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl<'a> BuildBody<'a> {
                 .collect(),
             dependencies: serde_json::from_str(&b.dependencies).unwrap_or_default(),
             runtime: &b.runtime,
-            status: &b.status,
+            status: b.status.as_str(),
             date_created: clock::format(b.date_created),
             date_updated: clock::format(b.date_updated),
             links: BuildLinks {
@@ -171,7 +171,7 @@ pub async fn fetch_build_status(
         sid: &b.sid,
         account_sid: &b.account_sid,
         service_sid: &b.service_sid,
-        status: &b.status,
+        status: b.status.as_str(),
         url: format!(
             "{}/v1/Services/{}/Builds/{}/Status",
             ctx.base, b.service_sid, b.sid

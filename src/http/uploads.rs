@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::http::header;
 use futures_util::Stream;
 
-use crate::domain::versions::{self, Upload, Visibility};
+use crate::domain::versions::{self, Upload};
 use crate::error::ApiError;
 use crate::store::ContainerKind;
 use crate::AppState;
@@ -125,7 +125,7 @@ async fn read_parts(
             }
             Some("Content") if upload.content.is_none() => {
                 // Once the visibility is known its own limit applies; before, the largest.
-                let limit = match upload.visibility.as_deref().map(Visibility::parse) {
+                let limit = match upload.visibility.as_deref().map(versions::parse_visibility) {
                     Some(Ok(v)) => versions::size_limit(&state.config.limits, kind, v),
                     _ => largest,
                 };

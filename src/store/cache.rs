@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use quick_cache::Equivalent;
 
 use super::{
-    Account, Build, BuildDetail, BuildQuota, Container, ContainerKind, Deployment, Encoded,
-    Environment, Log, LogFilter, Page, PageRequest, Service, ServiceKey, ServicePatch, Site, Store,
-    StoreResult, Variable, Version,
+    Account, Build, BuildDetail, BuildQuota, BuildStatus, Container, ContainerKind, Deployment,
+    Encoded, Environment, Log, LogFilter, Page, PageRequest, Service, ServiceKey, ServicePatch,
+    Site, SiteChange, Store, StoreResult, Variable, Version,
 };
 
 /// What the cache holds, by owned key.
@@ -395,14 +395,19 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.list_builds(service_sid, page).await
     }
 
-    async fn unfinished_builds(&self) -> StoreResult<Vec<Build>> {
-        self.inner.unfinished_builds().await
+    async fn claim_build(&self, holder: &str, now: i64, until: i64) -> StoreResult<Option<Build>> {
+        // Claims change no field the cache holds (status changes only when a build finishes).
+        self.inner.claim_build(holder, now, until).await
+    }
+
+    async fn renew_build_claim(&self, sid: &str, holder: &str, until: i64) -> StoreResult<bool> {
+        self.inner.renew_build_claim(sid, holder, until).await
     }
 
     async fn finish_build(
         &self,
         sid: &str,
-        status: &str,
+        status: BuildStatus,
         failure: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
@@ -421,8 +426,34 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.encodings(sha256).await
     }
 
-    async fn forget_encodings(&self, sha256s: &[String]) -> StoreResult<()> {
-        self.inner.forget_encodings(sha256s).await
+    async fn hold_blob(&self, sha256: &str, holder: &str, until: i64) -> StoreResult<bool> {
+        self.inner.hold_blob(sha256, holder, until).await
+    }
+
+    async fn release_blob(&self, sha256: &str, holder: &str) -> StoreResult<()> {
+        self.inner.release_blob(sha256, holder).await
+    }
+
+    async fn doom_blobs(&self, candidates: &[String], now: i64) -> StoreResult<Vec<String>> {
+        self.inner.doom_blobs(candidates, now).await
+    }
+
+    async fn doomed_blobs(&self) -> StoreResult<Vec<String>> {
+        self.inner.doomed_blobs().await
+    }
+
+    async fn clear_doomed(&self, sha256s: &[String]) -> StoreResult<()> {
+        self.inner.clear_doomed(sha256s).await
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<bool> {
+        self.inner.take_lease(name, holder, now, until).await
     }
 
     async fn prune(&self, prune: &super::Prune) -> StoreResult<super::Pruned> {
@@ -493,6 +524,10 @@ impl<S: Store> Store for CachedStore<S> {
         page: PageRequest,
     ) -> StoreResult<Page<Log>> {
         self.inner.list_logs(environment_sid, filter, page).await
+    }
+
+    fn site_changes(&self) -> tokio::sync::broadcast::Receiver<SiteChange> {
+        self.inner.site_changes()
     }
 
     async fn site(&self, domain_name: &str) -> StoreResult<Option<Site>> {

@@ -44,12 +44,44 @@ async fn with_account(store: &dyn Store) {
 
 /// Runs every check against `store`, which must be empty.
 pub async fn suite(store: &dyn Store) {
+    leases_and_holds(store).await;
     accounts(store).await;
     services(store).await;
     containers_and_paging(store).await;
     versions(store).await;
     deploy_side(store).await;
     cascade(store).await;
+}
+
+async fn leases_and_holds(store: &dyn Store) {
+    // A lease is its holder's until it runs out; the holder renews it.
+    assert!(store.take_lease("gc", "a", 100, 160).await.unwrap());
+    assert!(!store.take_lease("gc", "b", 150, 210).await.unwrap());
+    assert!(store.take_lease("gc", "a", 150, 210).await.unwrap());
+    assert!(store.take_lease("other", "b", 150, 210).await.unwrap());
+    assert!(store.take_lease("gc", "b", 211, 270).await.unwrap());
+    assert!(!store.take_lease("gc", "a", 212, 270).await.unwrap());
+
+    // A hold saves content from being marked; a mark refuses holds until cleared.
+    let held = "a".repeat(64);
+    let loose = "b".repeat(64);
+    assert!(store.hold_blob(&held, "upload-1", 500).await.unwrap());
+    let doomed = store
+        .doom_blobs(&[held.clone(), loose.clone()], 400)
+        .await
+        .unwrap();
+    assert_eq!(doomed, vec![loose.clone()]);
+    assert!(!store.hold_blob(&loose, "upload-2", 500).await.unwrap());
+    store.clear_doomed(&doomed).await.unwrap();
+    assert!(store.hold_blob(&loose, "upload-2", 500).await.unwrap());
+    // Released or expired holds save nothing.
+    store.release_blob(&held, "upload-1").await.unwrap();
+    let doomed = store
+        .doom_blobs(&[held.clone(), loose.clone()], 501)
+        .await
+        .unwrap();
+    assert_eq!(doomed.len(), 2);
+    store.clear_doomed(&doomed).await.unwrap();
 }
 
 async fn accounts(store: &dyn Store) {
@@ -232,7 +264,7 @@ async fn versions(store: &dyn Store) {
         service_sid: svc.sid.clone(),
         container_sid: asset.sid.clone(),
         path: format!("/v{n}"),
-        visibility: "public".into(),
+        visibility: Visibility::Public,
         content_type: "text/plain".into(),
         size: i64::from(n),
         sha256: format!("{n:064x}"),
@@ -311,7 +343,7 @@ fn build(svc: &Service, now: i64) -> Build {
         sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Build),
         account_sid: ACCOUNT.into(),
         service_sid: svc.sid.clone(),
-        status: BUILDING.into(),
+        status: BuildStatus::Building,
         runtime: "node22".into(),
         dependencies: "[]".into(),
         failure: None,
@@ -337,7 +369,7 @@ async fn deploy_side(store: &dyn Store) {
         service_sid: svc.sid.clone(),
         container_sid: asset.sid.clone(),
         path: "/d.css".into(),
-        visibility: "public".into(),
+        visibility: Visibility::Public,
         content_type: "text/css".into(),
         size: 3,
         sha256: "d".repeat(64),
@@ -408,7 +440,25 @@ async fn deploy_side(store: &dyn Store) {
     ));
     let detail = store.build(&svc.sid, &first.sid).await.unwrap();
     assert_eq!(detail.assets, vec![version.clone()]);
-    assert_eq!(store.unfinished_builds().await.unwrap().len(), 1);
+    // One holder at a time claims a build; a claim lapses unless renewed.
+    let claimed = store.claim_build("node-a", 40, 55).await.unwrap().unwrap();
+    assert_eq!(claimed.sid, first.sid);
+    assert!(store.claim_build("node-b", 41, 56).await.unwrap().is_none());
+    assert!(!store
+        .renew_build_claim(&first.sid, "node-b", 70)
+        .await
+        .unwrap());
+    assert!(store
+        .renew_build_claim(&first.sid, "node-a", 70)
+        .await
+        .unwrap());
+    assert!(store.claim_build("node-b", 60, 75).await.unwrap().is_none());
+    let taken_over = store.claim_build("node-b", 71, 86).await.unwrap().unwrap();
+    assert_eq!(taken_over.sid, first.sid);
+    assert!(!store
+        .renew_build_claim(&first.sid, "node-a", 90)
+        .await
+        .unwrap());
     let deployment = |build_sid: Option<&str>| Deployment {
         seq: 0,
         sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Deployment),
@@ -428,12 +478,12 @@ async fn deploy_side(store: &dyn Store) {
         Err(StoreError::NotFound)
     ));
     store
-        .finish_build(&first.sid, COMPLETED, None, 30)
+        .finish_build(&first.sid, BuildStatus::Completed, None, 30)
         .await
         .unwrap();
     // A finished build stays finished.
     store
-        .finish_build(&first.sid, FAILED, Some("late"), 31)
+        .finish_build(&first.sid, BuildStatus::Failed, Some("late"), 31)
         .await
         .unwrap();
     assert_eq!(
@@ -443,12 +493,25 @@ async fn deploy_side(store: &dyn Store) {
             .unwrap()
             .build
             .status,
-        COMPLETED
+        BuildStatus::Completed
     );
+    // A finished build is nobody's to claim.
+    assert!(store
+        .claim_build("node-c", 1_000, 1_015)
+        .await
+        .unwrap()
+        .is_none());
+    let mut changes = store.site_changes();
     let deployed = store
         .create_deployment(&deployment(Some(&first.sid)))
         .await
         .unwrap();
+    // Announced to every follower (a notification may take a moment to arrive).
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), changes.recv())
+        .await
+        .expect("a site change is announced")
+        .unwrap();
+    assert_eq!(change, SiteChange::Domain(dev.domain_name.clone()));
     let live = store.environment(&svc.sid, &dev.sid).await.unwrap();
     assert_eq!(live.build_sid.as_deref(), Some(first.sid.as_str()));
     assert!(matches!(
@@ -485,11 +548,26 @@ async fn deploy_side(store: &dyn Store) {
         store.encodings(&version.sha256).await.unwrap(),
         vec![remade]
     );
+    // Referenced content is never marked for deletion, nor are its copies forgotten.
+    let unused = "f".repeat(64);
     store
-        .forget_encodings(&[version.sha256.clone(), "f".repeat(64)])
+        .record_encoding(&Encoded {
+            sha256: unused.clone(),
+            encoding: "br".into(),
+            size: 1,
+        })
         .await
         .unwrap();
-    assert!(store.encodings(&version.sha256).await.unwrap().is_empty());
+    let doomed = store
+        .doom_blobs(&[version.sha256.clone(), unused.clone()], 50)
+        .await
+        .unwrap();
+    assert_eq!(doomed, vec![unused.clone()]);
+    assert_eq!(store.encodings(&version.sha256).await.unwrap().len(), 1);
+    assert!(store.encodings(&unused).await.unwrap().is_empty());
+    assert_eq!(store.doomed_blobs().await.unwrap(), vec![unused.clone()]);
+    store.clear_doomed(&doomed).await.unwrap();
+    assert!(store.doomed_blobs().await.unwrap().is_empty());
 
     // Variables: unique keys, partial updates.
     let variable = |key: &str| Variable {

@@ -7,16 +7,15 @@
 use async_trait::async_trait;
 
 mod cache;
+mod kinds;
 pub mod paging;
 mod records;
 mod sqlite;
-mod sqlite_deploy;
-mod sqlite_upkeep;
-mod sqlite_writer;
 
 #[cfg(test)]
 mod conformance;
 
+pub use kinds::{BuildStatus, Named, Visibility};
 pub use paging::{Cursor, Page, PageRequest};
 pub use records::*;
 pub use sqlite::SqliteStore;
@@ -41,6 +40,9 @@ pub enum StoreError {
     /// A build that is not `completed` cannot be deployed.
     #[error("build not completed")]
     NotCompleted,
+    /// The database cannot be reached (or has no connection free): a 503, not a fault.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("storage backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -119,8 +121,7 @@ pub struct Version {
     pub container_sid: String,
     /// Normalised path, always starting with `/`.
     pub path: String,
-    /// `public`, `protected` or `private`.
-    pub visibility: String,
+    pub visibility: Visibility,
     pub content_type: String,
     pub size: i64,
     /// Hex SHA-256 of the content: its key in the blob store.
@@ -242,6 +243,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<Version>>;
     /// Every content hash some version references, for blob garbage collection.
     async fn referenced_blobs(&self) -> StoreResult<Vec<String>>;
+    /// Protects content `sha256` from garbage collection until `until` or until released: an
+    /// upload holds the content it is about to reference. `false` while a collector is
+    /// deleting that content (hold again shortly, then store the content anew).
+    async fn hold_blob(&self, sha256: &str, holder: &str, until: i64) -> StoreResult<bool>;
+    async fn release_blob(&self, sha256: &str, holder: &str) -> StoreResult<()>;
+    /// Marks for deletion those of `candidates` that no version references and no hold
+    /// protects at `now`, forgets their precompressed copies, and returns them. Serialised
+    /// with [`Store::hold_blob`] per hash, so a hold either comes first and saves the content
+    /// or sees the mark.
+    async fn doom_blobs(&self, candidates: &[String], now: i64) -> StoreResult<Vec<String>>;
+    /// Content marked for deletion and not yet cleared (a collector stopped midway).
+    async fn doomed_blobs(&self) -> StoreResult<Vec<String>>;
+    /// Clears the marks of content that is now deleted.
+    async fn clear_doomed(&self, sha256s: &[String]) -> StoreResult<()>;
+    /// Takes or renews the lease `name` for `holder` until `until`, unless another holder's
+    /// lease still runs at `now`; `true` when `holder` has it.
+    async fn take_lease(&self, name: &str, holder: &str, now: i64, until: i64)
+        -> StoreResult<bool>;
     /// Versions of `kind` in `service_sid` with the given SIDs (unknown ones are left out).
     async fn versions_by_sid(
         &self,
@@ -280,13 +299,16 @@ pub trait Store: Send + Sync + 'static {
         service_sid: &str,
         page: PageRequest,
     ) -> StoreResult<Page<BuildDetail>>;
-    /// Builds still `building`, oldest first (to resume after a restart).
-    async fn unfinished_builds(&self) -> StoreResult<Vec<Build>>;
+    /// Claims for `holder` until `until` the oldest `building` build that nobody holds at
+    /// `now`: each build is worked on by one node, and a node that dies lets its claim lapse.
+    async fn claim_build(&self, holder: &str, now: i64, until: i64) -> StoreResult<Option<Build>>;
+    /// Extends `holder`'s claim on build `sid`; `false` when the claim is no longer its own.
+    async fn renew_build_claim(&self, sid: &str, holder: &str, until: i64) -> StoreResult<bool>;
     /// Sets the final status of a build that is still `building`.
     async fn finish_build(
         &self,
         sid: &str,
-        status: &str,
+        status: BuildStatus,
         failure: Option<&str>,
         now: i64,
     ) -> StoreResult<()>;
@@ -294,8 +316,6 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_build(&self, service_sid: &str, sid: &str) -> StoreResult<()>;
     /// Records a precompressed copy of some content (replacing an earlier record of it).
     async fn record_encoding(&self, encoded: &Encoded) -> StoreResult<()>;
-    /// Forgets the precompressed copies of content that garbage collection removes.
-    async fn forget_encodings(&self, sha256s: &[String]) -> StoreResult<()>;
     async fn encodings(&self, sha256: &str) -> StoreResult<Vec<Encoded>>;
 
     /// Inserts a deployment and points its environment at the build, atomically. A build of
@@ -337,9 +357,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// What the asset host serves at `domain_name`, if an environment has that domain.
     async fn site(&self, domain_name: &str) -> StoreResult<Option<Site>>;
+    /// Sites changed by any node sharing this store: a deployment, or an environment or
+    /// service deleted. Whoever caches sites follows this.
+    fn site_changes(&self) -> tokio::sync::broadcast::Receiver<SiteChange>;
 
     /// Deletes what retention rules say is no longer kept (see [`Prune`]).
     async fn prune(&self, prune: &Prune) -> StoreResult<Pruned>;
+}
+
+/// A change to what the asset host serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteChange {
+    /// The site at this domain changed.
+    Domain(String),
+    /// Any site may have changed (changes were missed): forget them all.
+    All,
 }
 
 /// What [`Store::prune`] deletes.

@@ -1,7 +1,7 @@
 //! Rows of the deploy side: Environments, Builds, Deployments, Variables, Logs, and what the
 //! asset host loads for one domain.
 
-use super::{ContainerKind, Version};
+use super::{BuildStatus, ContainerKind, Version};
 
 /// An Environment row (COMPAT §5.2).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -25,17 +25,13 @@ pub struct Build {
     pub sid: String,
     pub account_sid: String,
     pub service_sid: String,
-    pub status: String,
+    pub status: BuildStatus,
     pub runtime: String,
     pub dependencies: String,
     pub failure: Option<String>,
     pub date_created: i64,
     pub date_updated: i64,
 }
-
-pub const BUILDING: &str = "building";
-pub const COMPLETED: &str = "completed";
-pub const FAILED: &str = "failed";
 
 /// A Build with the versions it includes, in request order.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,19 +11,25 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, QueryBuilder, Sqlite};
 
-use super::paging::{Cursor, Page, PageRequest};
-use super::sqlite_deploy as deploy;
-use super::sqlite_writer::Writer;
-use super::{
-    Account, Build, BuildDetail, BuildQuota, Container, ContainerKind, Deployment, Encoded,
-    Environment, Log, LogFilter, Positioned, Prune, Pruned, Service, ServiceKey, ServicePatch,
-    Site, Store, StoreError, StoreResult, Unique, Variable, Version,
+mod claims;
+mod deploy;
+mod upkeep;
+mod writer;
+
+use crate::store::paging::{Cursor, Page, PageRequest};
+use crate::store::{
+    Account, Build, BuildDetail, BuildQuota, BuildStatus, Container, ContainerKind, Deployment,
+    Encoded, Environment, Log, LogFilter, Positioned, Prune, Pruned, Service, ServiceKey,
+    ServicePatch, Site, SiteChange, Store, StoreError, StoreResult, Unique, Variable, Version,
 };
+use writer::Writer;
 
 /// SQLite store; see the module docs for its connection layout.
 pub struct SqliteStore {
     writer: Writer,
     readers: SqlitePool,
+    /// One process owns the file, so every change to a site is made here and announced here.
+    sites: tokio::sync::broadcast::Sender<SiteChange>,
 }
 
 const SERVICE_COLUMNS: &str = "seq, sid, account_sid, friendly_name, unique_name, \
@@ -54,7 +60,11 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore {
+            writer,
+            readers,
+            sites: tokio::sync::broadcast::channel(1024).0,
+        })
     }
 }
 
@@ -398,7 +408,9 @@ impl Store for SqliteStore {
                     Ok(())
                 })
             })
-            .await
+            .await?;
+        let _ = self.sites.send(SiteChange::All);
+        Ok(())
     }
 
     async fn create_container(
@@ -615,7 +627,9 @@ impl Store for SqliteStore {
     }
 
     async fn delete_environment(&self, service_sid: &str, sid: &str) -> StoreResult<()> {
-        deploy::delete_environment(&self.writer, service_sid, sid).await
+        let domain = deploy::delete_environment(&self.writer, service_sid, sid).await?;
+        let _ = self.sites.send(SiteChange::Domain(domain));
+        Ok(())
     }
 
     async fn create_build(
@@ -640,14 +654,18 @@ impl Store for SqliteStore {
         deploy::list_builds(&self.readers, service_sid, page).await
     }
 
-    async fn unfinished_builds(&self) -> StoreResult<Vec<Build>> {
-        deploy::unfinished_builds(&self.readers).await
+    async fn claim_build(&self, holder: &str, now: i64, until: i64) -> StoreResult<Option<Build>> {
+        claims::claim_build(&self.writer, holder, now, until).await
+    }
+
+    async fn renew_build_claim(&self, sid: &str, holder: &str, until: i64) -> StoreResult<bool> {
+        claims::renew_build_claim(&self.writer, sid, holder, until).await
     }
 
     async fn finish_build(
         &self,
         sid: &str,
-        status: &str,
+        status: BuildStatus,
         failure: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
@@ -666,16 +684,44 @@ impl Store for SqliteStore {
         deploy::encodings(&self.readers, sha256).await
     }
 
-    async fn forget_encodings(&self, sha256s: &[String]) -> StoreResult<()> {
-        super::sqlite_upkeep::forget_encodings(&self.writer, sha256s).await
+    async fn hold_blob(&self, sha256: &str, holder: &str, until: i64) -> StoreResult<bool> {
+        claims::hold_blob(&self.writer, sha256, holder, until).await
+    }
+
+    async fn release_blob(&self, sha256: &str, holder: &str) -> StoreResult<()> {
+        claims::release_blob(&self.writer, sha256, holder).await
+    }
+
+    async fn doom_blobs(&self, candidates: &[String], now: i64) -> StoreResult<Vec<String>> {
+        claims::doom_blobs(&self.writer, candidates, now).await
+    }
+
+    async fn doomed_blobs(&self) -> StoreResult<Vec<String>> {
+        claims::doomed_blobs(&self.readers).await
+    }
+
+    async fn clear_doomed(&self, sha256s: &[String]) -> StoreResult<()> {
+        claims::clear_doomed(&self.writer, sha256s).await
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<bool> {
+        claims::take_lease(&self.writer, name, holder, now, until).await
     }
 
     async fn prune(&self, prune: &Prune) -> StoreResult<Pruned> {
-        super::sqlite_upkeep::prune(&self.writer, &self.readers, prune).await
+        upkeep::prune(&self.writer, &self.readers, prune).await
     }
 
     async fn create_deployment(&self, deployment: &Deployment) -> StoreResult<Deployment> {
-        deploy::create_deployment(&self.writer, deployment).await
+        let (created, domain) = deploy::create_deployment(&self.writer, deployment).await?;
+        let _ = self.sites.send(SiteChange::Domain(domain));
+        Ok(created)
     }
 
     async fn deployment(&self, environment_sid: &str, sid: &str) -> StoreResult<Deployment> {
@@ -740,5 +786,9 @@ impl Store for SqliteStore {
 
     async fn site(&self, domain_name: &str) -> StoreResult<Option<Site>> {
         deploy::site(&self.readers, domain_name).await
+    }
+
+    fn site_changes(&self) -> tokio::sync::broadcast::Receiver<SiteChange> {
+        self.sites.subscribe()
     }
 }

@@ -1,34 +1,12 @@
-//! SQLite statements that keep derived and unbounded data in step: encoding rows of collected
-//! content, Log retention and caps, and the builds-per-hour window.
+//! SQLite statements that keep unbounded data bounded: Log retention and caps, and the
+//! builds-per-hour window.
 
-use super::sqlite::map_err;
-use super::sqlite_writer::Writer;
-use super::{Prune, Pruned, StoreResult};
+use super::map_err;
+use super::writer::Writer;
+use crate::store::{Prune, Pruned, StoreResult};
 
 /// Rows deleted per statement, so that one prune never holds the writer for long.
 const BATCH: i64 = 5000;
-
-pub async fn forget_encodings(writer: &Writer, sha256s: &[String]) -> StoreResult<()> {
-    for chunk in sha256s.chunks(500) {
-        let chunk = chunk.to_vec();
-        writer
-            .write_one(move |conn| {
-                Box::pin(async move {
-                    let mut query =
-                        sqlx::QueryBuilder::new("DELETE FROM encodings WHERE sha256 IN (");
-                    let mut list = query.separated(", ");
-                    for sha256 in &chunk {
-                        list.push_bind(sha256.as_str());
-                    }
-                    query.push(")");
-                    query.build().execute(conn).await.map_err(map_err)?;
-                    Ok(())
-                })
-            })
-            .await?;
-    }
-    Ok(())
-}
 
 pub async fn prune(writer: &Writer, pool: &sqlx::SqlitePool, prune: &Prune) -> StoreResult<Pruned> {
     let mut pruned = Pruned::default();

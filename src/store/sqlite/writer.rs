@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 /// Writes joined into one transaction at most.
 const MAX_BATCH: usize = 512;

@@ -4,17 +4,17 @@
 use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::sqlite::{list_rows, map_err, version_columns, version_table, Arg, Listing};
-use super::sqlite_writer::Writer;
-use super::{
-    Build, BuildDetail, BuildQuota, ContainerKind, Deployment, Encoded, Environment, Log,
-    LogFilter, Page, PageRequest, Site, StoreError, StoreResult, Variable, Version, BUILDING,
-    COMPLETED,
+use super::writer::Writer;
+use super::{list_rows, map_err, version_columns, version_table, Arg, Listing};
+use crate::store::{
+    Build, BuildDetail, BuildQuota, BuildStatus, ContainerKind, Deployment, Encoded, Environment,
+    Log, LogFilter, Page, PageRequest, Site, StoreError, StoreResult, Variable, Version,
 };
 
 const ENVIRONMENT_COLUMNS: &str = "seq, sid, account_sid, service_sid, build_sid, unique_name, \
      domain_suffix, domain_name, date_created, date_updated";
-const BUILD_COLUMNS: &str = "seq, sid, account_sid, service_sid, status, runtime, dependencies, \
+pub(super) const BUILD_COLUMNS: &str =
+    "seq, sid, account_sid, service_sid, status, runtime, dependencies, \
      failure, date_created, date_updated";
 const DEPLOYMENT_COLUMNS: &str =
     "seq, sid, account_sid, service_sid, environment_sid, build_sid, date_created, date_updated";
@@ -98,7 +98,7 @@ pub async fn create_environment(
                 .await
                 .map_err(map_err)?;
                 if taken {
-                    return Err(StoreError::Conflict(super::Unique::EnvironmentName));
+                    return Err(StoreError::Conflict(crate::store::Unique::EnvironmentName));
                 }
                 let sql = format!(
                     "INSERT INTO environments (sid, account_sid, service_sid, build_sid, \
@@ -195,8 +195,28 @@ async fn delete_row(
         .await
 }
 
-pub async fn delete_environment(writer: &Writer, service_sid: &str, sid: &str) -> StoreResult<()> {
-    delete_row(writer, "environments", "service_sid", service_sid, sid).await
+/// Deletes the environment; returns its domain, which no longer serves anything.
+pub async fn delete_environment(
+    writer: &Writer,
+    service_sid: &str,
+    sid: &str,
+) -> StoreResult<String> {
+    let (service_sid, sid) = (service_sid.to_owned(), sid.to_owned());
+    writer
+        .write_one(move |conn| {
+            Box::pin(async move {
+                sqlx::query_scalar(
+                    "DELETE FROM environments WHERE sid = ? AND service_sid = ? \
+                     RETURNING domain_name",
+                )
+                .bind(&sid)
+                .bind(&service_sid)
+                .fetch_one(conn)
+                .await
+                .map_err(map_err)
+            })
+        })
+        .await
 }
 
 pub async fn create_build(
@@ -342,39 +362,26 @@ pub async fn list_builds(
     })
 }
 
-pub async fn unfinished_builds(pool: &SqlitePool) -> StoreResult<Vec<Build>> {
-    let sql = format!("SELECT {BUILD_COLUMNS} FROM builds WHERE status = ? ORDER BY seq");
-    sqlx::query_as(&sql)
-        .bind(BUILDING)
-        .fetch_all(pool)
-        .await
-        .map_err(map_err)
-}
-
 pub async fn finish_build(
     writer: &Writer,
     sid: &str,
-    status: &str,
+    status: BuildStatus,
     failure: Option<&str>,
     now: i64,
 ) -> StoreResult<()> {
-    let (sid, status, failure) = (
-        sid.to_owned(),
-        status.to_owned(),
-        failure.map(str::to_owned),
-    );
+    let (sid, failure) = (sid.to_owned(), failure.map(str::to_owned));
     writer
         .write_one(move |conn| {
             Box::pin(async move {
                 sqlx::query(
-                    "UPDATE builds SET status = ?, failure = ?, date_updated = ? \
-                     WHERE sid = ? AND status = ?",
+                    "UPDATE builds SET status = ?, failure = ?, date_updated = ?, \
+                     claimed_by = NULL, claim_until = NULL WHERE sid = ? AND status = ?",
                 )
-                .bind(&status)
+                .bind(status)
                 .bind(&failure)
                 .bind(now)
                 .bind(&sid)
-                .bind(BUILDING)
+                .bind(BuildStatus::Building)
                 .execute(conn)
                 .await
                 .map_err(map_err)?;
@@ -460,16 +467,17 @@ pub async fn encodings(pool: &SqlitePool, sha256: &str) -> StoreResult<Vec<Encod
         .map_err(map_err)
 }
 
+/// Inserts the deployment; returns it with the domain that now serves its build.
 pub async fn create_deployment(
     writer: &Writer,
     deployment: &Deployment,
-) -> StoreResult<Deployment> {
+) -> StoreResult<(Deployment, String)> {
     let d = deployment.clone();
     writer
         .write(move |conn| {
             Box::pin(async move {
                 if let Some(build_sid) = &d.build_sid {
-                    let build: Option<(String, String)> =
+                    let build: Option<(BuildStatus, String)> =
                         sqlx::query_as("SELECT status, service_sid FROM builds WHERE sid = ?")
                             .bind(build_sid)
                             .fetch_optional(&mut *conn)
@@ -480,7 +488,7 @@ pub async fn create_deployment(
                             return Err(StoreError::NotFound)
                         }
                         None => return Err(StoreError::NotFound),
-                        Some((status, _)) if status != COMPLETED => {
+                        Some((status, _)) if status != BuildStatus::Completed => {
                             return Err(StoreError::NotCompleted)
                         }
                         Some(_) => {}
@@ -502,16 +510,17 @@ pub async fn create_deployment(
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(map_err)?;
-                sqlx::query(
-                    "UPDATE environments SET build_sid = ?, date_updated = ? WHERE sid = ?",
+                let domain: String = sqlx::query_scalar(
+                    "UPDATE environments SET build_sid = ?, date_updated = ? WHERE sid = ? \
+                     RETURNING domain_name",
                 )
                 .bind(&d.build_sid)
                 .bind(d.date_created)
                 .bind(&d.environment_sid)
-                .execute(conn)
+                .fetch_one(conn)
                 .await
                 .map_err(map_err)?;
-                Ok(created)
+                Ok((created, domain))
             })
         })
         .await
