@@ -258,7 +258,7 @@ pub async fn create_build(
                     .bind(&b.sid)
                     .bind(&b.account_sid)
                     .bind(&b.service_sid)
-                    .bind(&b.status)
+                    .bind(b.status)
                     .bind(&b.runtime)
                     .bind(&b.dependencies)
                     .bind(b.date_created)

@@ -553,7 +553,7 @@ impl Store for SqliteStore {
                         .bind(&version.service_sid)
                         .bind(&version.container_sid)
                         .bind(&version.path)
-                        .bind(&version.visibility)
+                        .bind(version.visibility)
                         .bind(&version.content_type)
                         .bind(version.size)
                         .bind(&version.sha256)
