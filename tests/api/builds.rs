@@ -296,7 +296,7 @@ pub async fn insert_building_build(app: &TestApp, service: &str, version: &str) 
         sid: depot::domain::sid::generate(depot::domain::sid::Prefix::Build),
         account_sid: ACCOUNT_SID.into(),
         service_sid: service.into(),
-        status: "building".into(),
+        status: depot::store::BuildStatus::Building,
         runtime: "node22".into(),
         dependencies: "[]".into(),
         failure: None,
