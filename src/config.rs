@@ -35,6 +35,61 @@ pub struct Cli {
 pub enum Command {
     /// Run the API and the asset host on one listener.
     Serve(ServeArgs),
+    /// Copy every account, resource and blob to another database and content store (e.g.
+    /// from the embedded default to PostgreSQL + S3). The target must be empty and unserved.
+    Migrate(MigrateArgs),
+}
+
+/// Flags of `depot migrate`. URLs may hold passwords, so none is printed.
+#[derive(Clone, Args)]
+pub struct MigrateArgs {
+    /// The data dir of the source, for its default database and blobs.
+    #[arg(long, env = "DEPOT_DATA_DIR", default_value = "./depot-data")]
+    pub data_dir: PathBuf,
+    /// Source database; default: `depot.db` in the data dir.
+    #[arg(long)]
+    pub from_database_url: Option<String>,
+    /// Source content store; default: the `blobs` folder in the data dir.
+    #[arg(long)]
+    pub from_blob_url: Option<String>,
+    /// Target database, e.g. `postgres://depot@db:5432/depot`.
+    #[arg(long)]
+    pub to_database_url: String,
+    /// Target content store, e.g. `s3://bucket/depot`.
+    #[arg(long)]
+    pub to_blob_url: String,
+}
+
+impl std::fmt::Debug for MigrateArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrateArgs")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MigrateArgs {
+    /// The source's database and blob URLs, defaults filled in from the data dir.
+    pub fn source(&self) -> Result<(String, String), String> {
+        let database = self
+            .from_database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("depot.db").display()));
+        let blobs = match &self.from_blob_url {
+            Some(url) => url.clone(),
+            None => default_blob_url(&self.data_dir)?,
+        };
+        Ok((database, blobs))
+    }
+}
+
+/// `file://` URL of the `blobs` folder in `data_dir`.
+fn default_blob_url(data_dir: &std::path::Path) -> Result<String, String> {
+    let dir = std::path::absolute(data_dir.join("blobs"))
+        .map_err(|e| format!("--data-dir / DEPOT_DATA_DIR: {}: {e}", data_dir.display()))?;
+    url::Url::from_directory_path(&dir)
+        .map(|url| url.to_string())
+        .map_err(|()| format!("--data-dir: {} is not a usable path", dir.display()))
 }
 
 /// Flags of `depot serve`; each also reads a `DEPOT_*` variable.
@@ -43,13 +98,16 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "DEPOT_LISTEN", default_value = "127.0.0.1:4000")]
     pub listen: SocketAddr,
-    /// Folder for the SQLite database and the blobs.
+    /// Folder for the SQLite database and the blobs by default; with PostgreSQL and S3, only
+    /// local scratch.
     #[arg(long, env = "DEPOT_DATA_DIR", default_value = "./depot-data")]
     pub data_dir: PathBuf,
-    /// `sqlite://…`; default: `depot.db` in the data dir.
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST:PORT/DB`; default: `depot.db` in
+    /// the data dir.
     #[arg(long, env = "DEPOT_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// `file://…`; default: the `blobs` folder in the data dir.
+    /// `file:///PATH` or `s3://BUCKET[/PREFIX]` (configured by the `AWS_*` variables);
+    /// default: the `blobs` folder in the data dir.
     #[arg(long, env = "DEPOT_BLOB_URL")]
     pub blob_url: Option<String>,
     /// Base of every `url`, `links.*` and `meta.*_url`; default: `http://` + the Host header.
@@ -292,23 +350,13 @@ impl Config {
             ));
         }
         let blob_url = match &args.blob_url {
-            Some(url) if url.starts_with("file://") => url.clone(),
+            Some(url) if url.starts_with("file://") || url.starts_with("s3://") => url.clone(),
             Some(url) => {
                 return Err(format!(
-                    "--blob-url / DEPOT_BLOB_URL: {url:?}: only file:// is supported"
+                    "--blob-url / DEPOT_BLOB_URL: {url:?}: use file:///PATH or s3://BUCKET[/PREFIX]"
                 ))
             }
-            None => {
-                let dir = std::path::absolute(args.data_dir.join("blobs")).map_err(|e| {
-                    format!(
-                        "--data-dir / DEPOT_DATA_DIR: {}: {e}",
-                        args.data_dir.display()
-                    )
-                })?;
-                url::Url::from_directory_path(&dir)
-                    .map_err(|()| format!("--data-dir: {} is not a usable path", dir.display()))?
-                    .to_string()
-            }
+            None => default_blob_url(&args.data_dir)?,
         };
         let public_url = match &args.public_url {
             Some(url) if !matches!(url.scheme(), "http" | "https") => {

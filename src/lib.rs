@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod migrate;
 pub mod server;
 pub mod signature;
 pub mod store;

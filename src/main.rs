@@ -24,6 +24,51 @@ async fn main() -> std::process::ExitCode {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(args).await,
+    }
+}
+
+async fn migrate(args: depot::config::MigrateArgs) -> std::process::ExitCode {
+    let opened = async {
+        let (database, blobs) = args.source()?;
+        let from = depot::store::open(&database, 0)
+            .await
+            .map_err(|e| format!("source database {database}: {e}"))?;
+        let from_blobs = depot::blob::Blobs::open(&blobs)
+            .map_err(|e| format!("source content store {blobs}: {e}"))?;
+        let to = depot::store::open(&args.to_database_url, 0)
+            .await
+            .map_err(|e| format!("target database: {e}"))?;
+        let to_blobs = depot::blob::Blobs::open(&args.to_blob_url)
+            .map_err(|e| format!("target content store: {e}"))?;
+        Ok::<_, String>((from, from_blobs, to, to_blobs))
+    };
+    let (from, from_blobs, to, to_blobs) = match opened.await {
+        Ok(opened) => opened,
+        Err(message) => {
+            eprintln!("depot: {message}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let progress = |line: String| println!("copying {line}");
+    match depot::migrate::copy(
+        (from.as_ref(), &from_blobs),
+        (to.as_ref(), &to_blobs),
+        &progress,
+    )
+    .await
+    {
+        Ok(copied) => {
+            println!(
+                "copied {} accounts, {} rows, {} blobs ({} bytes, each verified by SHA-256)",
+                copied.accounts, copied.rows, copied.blobs, copied.bytes
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("depot: migration failed: {err}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

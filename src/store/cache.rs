@@ -195,6 +195,10 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.first_account().await
     }
 
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        self.inner.list_accounts().await
+    }
+
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service> {
         // Nothing negative is cached, so a new Service invalidates nothing.
         self.inner.create_service(service, max_services).await

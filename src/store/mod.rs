@@ -176,6 +176,8 @@ pub trait Store: Send + Sync + 'static {
     async fn account(&self, sid: &str) -> StoreResult<Option<Account>>;
     /// Any one account, used at start to reuse credentials generated on an earlier start.
     async fn first_account(&self) -> StoreResult<Option<Account>>;
+    /// Every account, oldest first (for `depot migrate`).
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
 
     /// Inserts `service` unless the account already holds `max_services` (0 = no limit).
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service>;

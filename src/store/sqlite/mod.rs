@@ -289,6 +289,13 @@ impl Store for SqliteStore {
             .map_err(map_err)
     }
 
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        sqlx::query_as("SELECT sid, auth_token FROM accounts ORDER BY date_created, sid")
+            .fetch_all(&self.readers)
+            .await
+            .map_err(map_err)
+    }
+
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service> {
         let service = service.clone();
         self.writer
