@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API and the asset host on one listener.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Copy every account, resource and blob to another database and content store (e.g.
     /// from the embedded default to PostgreSQL + S3). The target must be empty and unserved.
     Migrate(MigrateArgs),
