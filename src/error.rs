@@ -104,6 +104,17 @@ impl ApiError {
     }
 }
 
+impl From<crate::blob::BlobError> for ApiError {
+    fn from(err: crate::blob::BlobError) -> Self {
+        if err.is_unavailable() {
+            tracing::warn!(error = %err, "content store unavailable");
+            ApiError::Unavailable("content store unreachable; try again".into())
+        } else {
+            ApiError::internal(err)
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     /// Store errors that reach a handler unmapped are server faults: the domain layer turns
     /// `NotFound` and `Conflict` into meaningful errors where they can happen.

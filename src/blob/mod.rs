@@ -35,6 +35,14 @@ pub enum BlobError {
     Size { expected: u64, found: u64 },
 }
 
+impl BlobError {
+    /// The store could not be reached or refused to work (not a missing or damaged object):
+    /// the request may succeed if repeated.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, BlobError::Store(err) if !matches!(err, object_store::Error::NotFound { .. }))
+    }
+}
+
 /// The content store and its key scheme.
 #[derive(Clone)]
 pub struct Blobs {

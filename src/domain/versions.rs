@@ -130,7 +130,7 @@ pub async fn create(
         Ok(sha256) => sha256,
         Err(err) => {
             release_content(state, &held, &sid).await;
-            return Err(ApiError::internal(err));
+            return Err(err.into());
         }
     };
     let version = Version {

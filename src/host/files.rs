@@ -42,6 +42,9 @@ pub async fn serve(
     };
     answered.unwrap_or_else(|err| {
         tracing::error!(sha256 = %file.sha256, error = %err, "cannot read asset content");
+        if err.is_unavailable() {
+            return super::plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n");
+        }
         super::plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
     })
 }

@@ -105,6 +105,10 @@ pub async fn serve(state: &AppState, req: Request) -> Response {
     let site = match state.sites.get(state, &domain).await {
         Ok(Some(site)) => site,
         Ok(None) => return not_found(),
+        Err(crate::store::StoreError::Unavailable(reason)) => {
+            tracing::warn!(%domain, %reason, "cannot load site: database unavailable");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n");
+        }
         Err(err) => {
             tracing::error!(%domain, error = %err, "cannot load site");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n");

@@ -130,14 +130,14 @@ async fn read_parts(
                     _ => largest,
                 };
                 let part_type = field.content_type().map(ToString::to_string);
-                let mut blob = state.blobs.begin().await.map_err(ApiError::internal)?;
+                let mut blob = state.blobs.begin().await?;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                     if limit.is_some_and(|max| blob.size() + chunk.len() as u64 > max) {
                         return Err(ApiError::PayloadTooLarge);
                     }
-                    blob.write(chunk).await.map_err(ApiError::internal)?;
+                    blob.write(chunk).await?;
                 }
-                let staged = blob.finish().await.map_err(ApiError::internal)?;
+                let staged = blob.finish().await?;
                 upload.content = Some((staged, part_type));
             }
             // Unknown and repeated parts are read and dropped here, so that the parser's own
