@@ -23,18 +23,21 @@ use store::{Account, Store};
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
-/// The contents of [`AppState`].
+/// The contents of [`AppState`]: the domain's core, and what the HTTP side and the asset host
+/// keep beside it.
 pub struct Shared {
-    pub store: Arc<dyn Store>,
-    pub blobs: blob::Blobs,
-    pub builder: domain::builder::Builder,
+    pub core: Arc<domain::Core>,
     /// What the asset host serves, per domain.
     pub sites: host::Sites,
-    pub config: Config,
     pub accounts: http::auth::AccountCache,
-    pub log_budget: domain::logs::LogBudget,
-    /// This process among the nodes sharing the store: it names claims and leases.
-    pub node: String,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = domain::Core;
+
+    fn deref(&self) -> &domain::Core {
+        &self.core
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -108,15 +111,19 @@ impl Server {
             config.limits.metadata_cache_bytes / 2,
             config.limits.host_cache_bytes,
         );
-        let state = AppState(Arc::new(Shared {
+        let accounts = http::auth::AccountCache::new(config.limits.metadata_cache_bytes / 8);
+        let core = Arc::new(domain::Core {
             store,
             blobs,
             builder: domain::builder::Builder::default(),
             node: node_name(),
-            sites,
             log_budget: domain::logs::LogBudget::new(config.logs.max_rate),
-            accounts: http::auth::AccountCache::new(config.limits.metadata_cache_bytes / 8),
             config,
+        });
+        let state = AppState(Arc::new(Shared {
+            core,
+            sites,
+            accounts,
         }));
         Ok((
             Server {
@@ -137,9 +144,9 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tokio::spawn(collect_garbage_forever(self.state.clone()));
-        tokio::spawn(domain::logs::keep_bounded_forever(self.state.clone()));
-        tokio::spawn(domain::builder::run(self.state.clone()));
+        tokio::spawn(collect_garbage_forever(self.state.core.clone()));
+        tokio::spawn(domain::logs::keep_bounded_forever(self.state.core.clone()));
+        tokio::spawn(domain::builder::run(self.state.core.clone()));
         tokio::spawn(host::follow_site_changes(
             self.state.clone(),
             self.site_changes,
@@ -152,11 +159,11 @@ impl Server {
 
 /// Removes unreferenced content now and then; a crash between storing content and writing its
 /// row, or a deleted Asset or Function, leaves such content behind.
-async fn collect_garbage_forever(state: AppState) {
-    let mut every = tokio::time::interval(state.config.upkeep.gc_every);
+async fn collect_garbage_forever(core: Arc<domain::Core>) {
+    let mut every = tokio::time::interval(core.config.upkeep.gc_every);
     loop {
         every.tick().await;
-        match domain::versions::collect_garbage(&state).await {
+        match domain::versions::collect_garbage(&core).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "removed unreferenced content"),
             Err(err) => tracing::warn!(error = %err, "content garbage collection failed"),

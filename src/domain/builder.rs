@@ -14,8 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::domain::Core;
 use crate::store::{Build, BuildDetail, BuildStatus, Encoded, StoreError, Version};
-use crate::AppState;
 
 /// Wakes this node's builder for a build created here; builds created on other nodes are
 /// found by polling.
@@ -40,17 +40,17 @@ impl Builder {
 }
 
 /// Claims and builds builds, one at a time, for as long as the node runs.
-pub async fn run(state: AppState) {
+pub async fn run(core: std::sync::Arc<Core>) {
     loop {
         let now = crate::clock::now();
-        match state
+        match core
             .store
-            .claim_build(&state.node, now, now + CLAIM_SECS)
+            .claim_build(&core.node, now, now + CLAIM_SECS)
             .await
         {
-            Ok(Some(build)) => build_claimed(&state, build).await,
+            Ok(Some(build)) => build_claimed(&core, build).await,
             Ok(None) => {
-                let _ = tokio::time::timeout(POLL, state.builder.wake.notified()).await;
+                let _ = tokio::time::timeout(POLL, core.builder.wake.notified()).await;
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot claim builds");
@@ -61,10 +61,10 @@ pub async fn run(state: AppState) {
 }
 
 /// Builds a claimed build, renewing the claim meanwhile, and records the outcome.
-async fn build_claimed(state: &AppState, build: Build) {
-    let renewing = tokio::spawn(renew_claim(state.clone(), build.sid.clone()));
-    let outcome = match state.store.build(&build.service_sid, &build.sid).await {
-        Ok(detail) if detail.build.status == BuildStatus::Building => package(state, &detail).await,
+async fn build_claimed(core: &std::sync::Arc<Core>, build: Build) {
+    let renewing = tokio::spawn(renew_claim(core.clone(), build.sid.clone()));
+    let outcome = match core.store.build(&build.service_sid, &build.sid).await {
+        Ok(detail) if detail.build.status == BuildStatus::Building => package(core, &detail).await,
         // Deleted meanwhile, or already finished by another node.
         Ok(_) | Err(StoreError::NotFound) => {
             renewing.abort();
@@ -81,7 +81,7 @@ async fn build_claimed(state: &AppState, build: Build) {
         }
     };
     let now = crate::clock::now();
-    if let Err(err) = state
+    if let Err(err) = core
         .store
         .finish_build(&build.sid, status, failure, now)
         .await
@@ -90,17 +90,13 @@ async fn build_claimed(state: &AppState, build: Build) {
     }
 }
 
-async fn renew_claim(state: AppState, sid: String) {
+async fn renew_claim(core: std::sync::Arc<Core>, sid: String) {
     let mut every = tokio::time::interval(Duration::from_secs((CLAIM_SECS / 3) as u64));
     every.tick().await;
     loop {
         every.tick().await;
         let until = crate::clock::now() + CLAIM_SECS;
-        match state
-            .store
-            .renew_build_claim(&sid, &state.node, until)
-            .await
-        {
+        match core.store.renew_build_claim(&sid, &core.node, until).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(err) => tracing::warn!(build = %sid, error = %err, "cannot renew build claim"),
@@ -109,7 +105,7 @@ async fn renew_claim(state: AppState, sid: String) {
 }
 
 /// Checks paths and content, then precompresses the assets. `Err` carries the failure reason.
-async fn package(state: &AppState, detail: &BuildDetail) -> Result<(), String> {
+async fn package(core: &Core, detail: &BuildDetail) -> Result<(), String> {
     let files: Vec<&Version> = detail.assets.iter().chain(&detail.functions).collect();
     let mut paths: HashMap<&str, &str> = HashMap::new();
     for file in &files {
@@ -121,7 +117,7 @@ async fn package(state: &AppState, detail: &BuildDetail) -> Result<(), String> {
         }
     }
     for file in &files {
-        match state.blobs.exists(&file.sha256).await {
+        match core.blobs.exists(&file.sha256).await {
             Ok(true) => {}
             Ok(false) => return Err(format!("content of version {} is missing", file.sid)),
             Err(err) => return Err(format!("content of version {} unreadable: {err}", file.sid)),
@@ -129,7 +125,7 @@ async fn package(state: &AppState, detail: &BuildDetail) -> Result<(), String> {
     }
     // Function code is never served, so only assets are worth compressing.
     for file in detail.assets.iter().filter(|f| compressible(f)) {
-        precompress(state, file).await?;
+        precompress(core, file).await?;
     }
     Ok(())
 }
@@ -164,8 +160,8 @@ fn compressible(file: &Version) -> bool {
 /// Stores gzip and brotli copies of `file` unless they are already stored whole or do not save
 /// space. The files decide, not the rows: a copy lost to a crash or to garbage collection is
 /// made again. Each copy is durable before its row is written.
-async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
-    let known = state
+async fn precompress(core: &Core, file: &Version) -> Result<(), String> {
+    let known = core
         .store
         .encodings(&file.sha256)
         .await
@@ -173,7 +169,7 @@ async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
     let mut wanted = Vec::with_capacity(ENCODINGS.len());
     for encoding in ENCODINGS {
         let row = known.iter().find(|k| k.encoding == encoding);
-        let stored = state
+        let stored = core
             .blobs
             .encoded_size(&file.sha256, encoding)
             .await
@@ -186,7 +182,7 @@ async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
     if wanted.is_empty() {
         return Ok(());
     }
-    let content = state
+    let content = core
         .blobs
         .read(&file.sha256)
         .await
@@ -199,8 +195,7 @@ async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
             continue;
         }
         let size = data.len() as i64;
-        state
-            .blobs
+        core.blobs
             .put_encoded(&file.sha256, encoding, data)
             .await
             .map_err(|e| format!("cannot store compressed copy: {e}"))?;
@@ -209,8 +204,7 @@ async fn precompress(state: &AppState, file: &Version) -> Result<(), String> {
             encoding: encoding.to_owned(),
             size,
         };
-        state
-            .store
+        core.store
             .record_encoding(&encoded)
             .await
             .map_err(|e| format!("cannot record compressed copy: {e}"))?;

@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::sid::{self, Prefix};
 use crate::domain::versions::Visibility;
+use crate::domain::Core;
 use crate::domain::{names, services, Ctx};
 use crate::error::ApiError;
 use crate::store::{
     Build, BuildDetail, BuildQuota, BuildStatus, ContainerKind, Page, PageRequest, Service,
     StoreError, Version,
 };
-use crate::AppState;
 
 /// Runtimes a Build may name (the spec's enum plus node24, COMPAT §5.9).
 pub const RUNTIMES: &[&str] = &[
@@ -96,12 +96,12 @@ fn dedup<'a>(sids: &[&'a str]) -> Vec<&'a str> {
 /// Validates in the order of COMPAT §9.2, creates the Build as `building` and queues it.
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     service: &str,
     input: NewBuild<'_>,
 ) -> Result<BuildDetail, ApiError> {
-    let service = services::resolve(state, ctx, service).await?;
+    let service = services::resolve(core, ctx, service).await?;
     if input.asset_versions.is_empty() && input.function_versions.is_empty() {
         return Err(ApiError::invalid(
             "Missing required parameter AssetVersions or FunctionVersions in the post body",
@@ -130,20 +130,20 @@ pub async fn create(
         None => Vec::new(),
     };
     let assets = existing(
-        state,
+        core,
         &service,
         ContainerKind::Asset,
         &dedup(&input.asset_versions),
     )
     .await?;
     let functions = existing(
-        state,
+        core,
         &service,
         ContainerKind::Function,
         &dedup(&input.function_versions),
     )
     .await?;
-    check_counts(state, &assets, &functions)?;
+    check_counts(core, &assets, &functions)?;
 
     let now = crate::clock::now();
     let build = Build {
@@ -161,10 +161,10 @@ pub async fn create(
     let asset_sids: Vec<String> = assets.iter().map(|v| v.sid.clone()).collect();
     let function_sids: Vec<String> = functions.iter().map(|v| v.sid.clone()).collect();
     let quota = BuildQuota {
-        per_hour: state.config.limits.max_builds_per_hour,
+        per_hour: core.config.limits.max_builds_per_hour,
         now,
     };
-    let created = match state
+    let created = match core
         .store
         .create_build(&build, &asset_sids, &function_sids, quota)
         .await
@@ -176,7 +176,7 @@ pub async fn create(
         Err(StoreError::NotFound) => return Err(ctx.not_found()),
         Err(err) => return Err(err.into()),
     };
-    state.builder.enqueue(&created);
+    core.builder.enqueue(&created);
     Ok(BuildDetail {
         build: created,
         assets,
@@ -187,13 +187,13 @@ pub async fn create(
 /// The versions named, in request order; 404 for the first that is not a version of `kind`
 /// in this Service.
 async fn existing(
-    state: &AppState,
+    core: &Core,
     service: &Service,
     kind: ContainerKind,
     sids: &[&str],
 ) -> Result<Vec<Version>, ApiError> {
     let owned: Vec<String> = sids.iter().map(|s| (*s).to_owned()).collect();
-    let found = state
+    let found = core
         .store
         .versions_by_sid(kind, &service.sid, &owned)
         .await?;
@@ -219,12 +219,8 @@ async fn existing(
 }
 
 /// Per-build counts (COMPAT §8); messages say "limit" as clients and tools expect.
-fn check_counts(
-    state: &AppState,
-    assets: &[Version],
-    functions: &[Version],
-) -> Result<(), ApiError> {
-    let limits = &state.config.limits;
+fn check_counts(core: &Core, assets: &[Version], functions: &[Version]) -> Result<(), ApiError> {
+    let limits = &core.config.limits;
     let private = assets
         .iter()
         .filter(|v| v.visibility == Visibility::Private)
@@ -258,30 +254,30 @@ fn check_counts(
 
 /// Resolves the Service segment and a Build SID.
 pub async fn resolve(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     service: &str,
     sid: &str,
 ) -> Result<BuildDetail, ApiError> {
-    let service = services::resolve(state, ctx, service).await?;
+    let service = services::resolve(core, ctx, service).await?;
     if !sid::is_valid(Prefix::Build, sid) {
         return Err(ctx.not_found());
     }
-    ctx.found(state.store.build(&service.sid, sid).await)
+    ctx.found(core.store.build(&service.sid, sid).await)
 }
 
 pub async fn list(
-    state: &AppState,
+    core: &Core,
     service: &Service,
     page: PageRequest,
 ) -> Result<Page<BuildDetail>, ApiError> {
-    Ok(state.store.list_builds(&service.sid, page).await?)
+    Ok(core.store.list_builds(&service.sid, page).await?)
 }
 
 #[tracing::instrument(skip_all, fields(sid = %sid))]
-pub async fn delete(state: &AppState, ctx: &Ctx, service: &str, sid: &str) -> Result<(), ApiError> {
-    let detail = resolve(state, ctx, service, sid).await?;
-    match state
+pub async fn delete(core: &Core, ctx: &Ctx, service: &str, sid: &str) -> Result<(), ApiError> {
+    let detail = resolve(core, ctx, service, sid).await?;
+    match core
         .store
         .delete_build(&detail.build.service_sid, &detail.build.sid)
         .await

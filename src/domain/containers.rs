@@ -2,25 +2,25 @@
 //! both addressed below a Service.
 
 use crate::domain::sid::{self, Prefix};
+use crate::domain::Core;
 use crate::domain::{names, services, Ctx};
 use crate::error::ApiError;
 use crate::store::{Container, ContainerKind, Page, PageRequest, Service, StoreError};
-use crate::AppState;
 
 /// Resolves the Service segment and a container SID under it; 404 when either is unknown,
 /// malformed or another account's.
 pub async fn resolve(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     kind: ContainerKind,
     service: &str,
     sid: &str,
 ) -> Result<(Service, Container), ApiError> {
-    let service = services::resolve(state, ctx, service).await?;
+    let service = services::resolve(core, ctx, service).await?;
     if !sid::is_valid(Prefix::Container, sid) {
         return Err(ctx.not_found());
     }
-    let container = ctx.found(state.store.container(kind, &service.sid, sid).await)?;
+    let container = ctx.found(core.store.container(kind, &service.sid, sid).await)?;
     Ok((service, container))
 }
 
@@ -33,13 +33,13 @@ fn required_friendly_name(value: Option<&str>) -> Result<&str, ApiError> {
 
 #[tracing::instrument(skip_all, fields(kind = ?kind))]
 pub async fn create(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     kind: ContainerKind,
     service: &str,
     friendly_name: Option<&str>,
 ) -> Result<Container, ApiError> {
-    let service = services::resolve(state, ctx, service).await?;
+    let service = services::resolve(core, ctx, service).await?;
     let friendly_name = required_friendly_name(friendly_name)?;
     let now = crate::clock::now();
     let container = Container {
@@ -51,35 +51,32 @@ pub async fn create(
         date_created: now,
         date_updated: now,
     };
-    ctx.found(state.store.create_container(kind, &container).await)
+    ctx.found(core.store.create_container(kind, &container).await)
 }
 
 /// One page of the containers of an already resolved Service.
 pub async fn list(
-    state: &AppState,
+    core: &Core,
     kind: ContainerKind,
     service: &Service,
     page: PageRequest,
 ) -> Result<std::sync::Arc<Page<Container>>, ApiError> {
-    Ok(state
-        .store
-        .list_containers(kind, &service.sid, page)
-        .await?)
+    Ok(core.store.list_containers(kind, &service.sid, page).await?)
 }
 
 #[tracing::instrument(skip_all, fields(kind = ?kind, sid = %sid))]
 pub async fn rename(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     kind: ContainerKind,
     service: &str,
     sid: &str,
     friendly_name: Option<&str>,
 ) -> Result<Container, ApiError> {
-    let (service, container) = resolve(state, ctx, kind, service, sid).await?;
+    let (service, container) = resolve(core, ctx, kind, service, sid).await?;
     let friendly_name = required_friendly_name(friendly_name)?;
     let now = crate::clock::now();
-    let result = state
+    let result = core
         .store
         .rename_container(kind, &service.sid, &container.sid, friendly_name, now)
         .await;
@@ -88,14 +85,14 @@ pub async fn rename(
 
 #[tracing::instrument(skip_all, fields(kind = ?kind, sid = %sid))]
 pub async fn delete(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     kind: ContainerKind,
     service: &str,
     sid: &str,
 ) -> Result<(), ApiError> {
-    let (service, container) = resolve(state, ctx, kind, service, sid).await?;
-    let result = state
+    let (service, container) = resolve(core, ctx, kind, service, sid).await?;
+    let result = core
         .store
         .delete_container(kind, &service.sid, &container.sid)
         .await;

@@ -1,21 +1,21 @@
 //! Deployments (COMPAT §5.11): point an Environment at a completed Build, atomically.
 
 use crate::domain::sid::{self, Prefix};
+use crate::domain::Core;
 use crate::domain::{environments, Ctx};
 use crate::error::ApiError;
 use crate::store::{Deployment, Environment, Page, PageRequest, StoreError};
-use crate::AppState;
 
-/// Creates a deployment; from the moment this returns the asset host serves the new build.
+/// Creates a deployment; returns it with the domain that now serves its build.
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     (service, environment): (&str, &str),
     build_sid: Option<&str>,
     is_plugin: Option<&str>,
-) -> Result<Deployment, ApiError> {
-    let (_, environment) = environments::resolve(state, ctx, service, environment).await?;
+) -> Result<(Deployment, String), ApiError> {
+    let (_, environment) = environments::resolve(core, ctx, service, environment).await?;
     if let Some(build) = build_sid {
         if !sid::is_valid(Prefix::Build, build) {
             return Err(ApiError::invalid(format!(
@@ -38,7 +38,7 @@ pub async fn create(
         date_created: now,
         date_updated: now,
     };
-    let created = match state.store.create_deployment(&deployment).await {
+    let created = match core.store.create_deployment(&deployment).await {
         Ok(created) => created,
         Err(StoreError::NotFound) => {
             return Err(match build_sid {
@@ -57,27 +57,26 @@ pub async fn create(
         }
         Err(err) => return Err(err.into()),
     };
-    state.sites.forget(&environment.domain_name);
-    Ok(created)
+    Ok((created, environment.domain_name))
 }
 
 /// Resolves Service, Environment and a Deployment SID.
 pub async fn resolve(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     (service, environment, sid): (&str, &str, &str),
 ) -> Result<Deployment, ApiError> {
-    let (_, environment) = environments::resolve(state, ctx, service, environment).await?;
+    let (_, environment) = environments::resolve(core, ctx, service, environment).await?;
     if !sid::is_valid(Prefix::Deployment, sid) {
         return Err(ctx.not_found());
     }
-    ctx.found(state.store.deployment(&environment.sid, sid).await)
+    ctx.found(core.store.deployment(&environment.sid, sid).await)
 }
 
 pub async fn list(
-    state: &AppState,
+    core: &Core,
     environment: &Environment,
     page: PageRequest,
 ) -> Result<Page<Deployment>, ApiError> {
-    Ok(state.store.list_deployments(&environment.sid, page).await?)
+    Ok(core.store.list_deployments(&environment.sid, page).await?)
 }

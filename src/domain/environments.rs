@@ -1,10 +1,10 @@
 //! Environments (COMPAT §5.2): a named target with its own domain, to which builds deploy.
 
 use crate::domain::sid::{self, Prefix};
+use crate::domain::Core;
 use crate::domain::{names, services, Ctx};
 use crate::error::ApiError;
 use crate::store::{Environment, Page, PageRequest, Service, StoreError, Unique};
-use crate::AppState;
 
 /// `DomainSuffix`: letters, digits and inner hyphens, at most 16 (COMPAT §6.1).
 pub fn domain_suffix(value: &str) -> Result<(), ApiError> {
@@ -37,28 +37,28 @@ pub fn domain_name(service: &Service, suffix: Option<&str>, host_domain: &str) -
 
 /// Resolves the Service segment and an Environment SID under it.
 pub async fn resolve(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     service: &str,
     sid: &str,
 ) -> Result<(Service, Environment), ApiError> {
-    let service = services::resolve(state, ctx, service).await?;
+    let service = services::resolve(core, ctx, service).await?;
     if !sid::is_valid(Prefix::Environment, sid) {
         return Err(ctx.not_found());
     }
-    let environment = ctx.found(state.store.environment(&service.sid, sid).await)?;
+    let environment = ctx.found(core.store.environment(&service.sid, sid).await)?;
     Ok((service, environment))
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     service: &str,
     unique_name: Option<&str>,
     suffix: Option<&str>,
 ) -> Result<Environment, ApiError> {
-    let service = services::resolve(state, ctx, service).await?;
+    let service = services::resolve(core, ctx, service).await?;
     let unique_name = unique_name.ok_or(ApiError::MissingParameter("UniqueName"))?;
     names::label("UniqueName", unique_name, 100)?;
     if let Some(suffix) = suffix {
@@ -73,12 +73,12 @@ pub async fn create(
         build_sid: None,
         unique_name: unique_name.to_owned(),
         domain_suffix: suffix.map(str::to_owned),
-        domain_name: domain_name(&service, suffix, &state.config.host_domain),
+        domain_name: domain_name(&service, suffix, &core.config.host_domain),
         date_created: now,
         date_updated: now,
     };
-    let max = state.config.limits.max_environments;
-    match state.store.create_environment(&environment, max).await {
+    let max = core.config.limits.max_environments;
+    match core.store.create_environment(&environment, max).await {
         Ok(created) => Ok(created),
         Err(StoreError::Conflict(Unique::EnvironmentName)) => Err(ApiError::Conflict(
             "Environment with this UniqueName or DomainSuffix already exists.".into(),
@@ -96,24 +96,23 @@ pub async fn create(
 }
 
 pub async fn list(
-    state: &AppState,
+    core: &Core,
     service: &Service,
     page: PageRequest,
 ) -> Result<Page<Environment>, ApiError> {
-    Ok(state.store.list_environments(&service.sid, page).await?)
+    Ok(core.store.list_environments(&service.sid, page).await?)
 }
 
 #[tracing::instrument(skip_all, fields(sid = %sid))]
-pub async fn delete(state: &AppState, ctx: &Ctx, service: &str, sid: &str) -> Result<(), ApiError> {
-    let (service, environment) = resolve(state, ctx, service, sid).await?;
+/// Deletes the environment; returns the domain that no longer serves anything.
+pub async fn delete(core: &Core, ctx: &Ctx, service: &str, sid: &str) -> Result<String, ApiError> {
+    let (service, environment) = resolve(core, ctx, service, sid).await?;
     ctx.found(
-        state
-            .store
+        core.store
             .delete_environment(&service.sid, &environment.sid)
             .await,
     )?;
-    state.sites.forget(&environment.domain_name);
-    Ok(())
+    Ok(environment.domain_name)
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::domain::sid::{self, Prefix};
+use crate::domain::Core;
 use crate::domain::{environments, Ctx};
 use crate::error::ApiError;
 use crate::store::{Environment, Log, LogFilter, Page, PageRequest};
-use crate::AppState;
 
 /// What a function request records while depot cannot run functions (COMPAT §11.6).
 pub const NOT_EXECUTED: &str = "Function execution is not supported by depot";
@@ -51,41 +51,38 @@ pub fn filter(
 }
 
 pub async fn list(
-    state: &AppState,
+    core: &Core,
     environment: &Environment,
     filter: &LogFilter,
     page: PageRequest,
 ) -> Result<Page<Log>, ApiError> {
-    Ok(state
-        .store
-        .list_logs(&environment.sid, filter, page)
-        .await?)
+    Ok(core.store.list_logs(&environment.sid, filter, page).await?)
 }
 
 /// Resolves Service, Environment and a Log SID.
 pub async fn resolve(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     (service, environment, sid): (&str, &str, &str),
 ) -> Result<Log, ApiError> {
-    let (_, environment) = environments::resolve(state, ctx, service, environment).await?;
+    let (_, environment) = environments::resolve(core, ctx, service, environment).await?;
     if !sid::is_valid(Prefix::Log, sid) {
         return Err(ctx.not_found());
     }
-    ctx.found(state.store.log(&environment.sid, sid).await)
+    ctx.found(core.store.log(&environment.sid, sid).await)
 }
 
 /// Applies the Log policy and trims the builds-per-hour records, now and then.
-pub async fn keep_bounded_forever(state: AppState) {
-    let mut every = tokio::time::interval(state.config.upkeep.prune_every);
+pub async fn keep_bounded_forever(core: std::sync::Arc<Core>) {
+    let mut every = tokio::time::interval(core.config.upkeep.prune_every);
     loop {
         every.tick().await;
-        match prune(&state).await {
+        match prune(&core).await {
             Ok(pruned) if pruned.logs > 0 => tracing::info!(logs = pruned.logs, "pruned logs"),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "pruning failed"),
         }
-        let dropped = state.log_budget.take_dropped();
+        let dropped = core.log_budget.take_dropped();
         if dropped > 0 {
             tracing::warn!(dropped, "logs dropped: over the per-Environment rate");
         }
@@ -93,8 +90,8 @@ pub async fn keep_bounded_forever(state: AppState) {
 }
 
 /// Deletes Logs beyond the retention period and the per-Environment cap.
-pub async fn prune(state: &AppState) -> Result<crate::store::Pruned, crate::store::StoreError> {
-    let policy = &state.config.logs;
+pub async fn prune(core: &Core) -> Result<crate::store::Pruned, crate::store::StoreError> {
+    let policy = &core.config.logs;
     let now = crate::clock::now();
     let prune = crate::store::Prune {
         logs_before: policy
@@ -103,16 +100,16 @@ pub async fn prune(state: &AppState) -> Result<crate::store::Pruned, crate::stor
         max_logs_per_environment: policy.max_per_environment,
         builds_before: now - 3600,
     };
-    state.store.prune(&prune).await
+    core.store.prune(&prune).await
 }
 
 /// Writes `log` unless its Environment is over its rate: anyone can cause a Log (a request to
 /// a function path), so what they cost the database is bounded.
-pub async fn record(state: &AppState, log: &Log) {
-    if !state.log_budget.allow(&log.environment_sid) {
+pub async fn record(core: &Core, log: &Log) {
+    if !core.log_budget.allow(&log.environment_sid) {
         return;
     }
-    if let Err(err) = state.store.create_log(log).await {
+    if let Err(err) = core.store.create_log(log).await {
         tracing::error!(error = %err, "cannot write log");
     }
 }

@@ -13,8 +13,22 @@ pub mod sid;
 pub mod variables;
 pub mod versions;
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
-use crate::store::{Account, StoreError};
+use crate::store::{Account, Store, StoreError};
+
+/// What the rules and operations work with: storage, content, the build queue and the limits.
+/// It knows nothing of HTTP or of the asset host.
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub blobs: crate::blob::Blobs,
+    pub builder: builder::Builder,
+    pub config: crate::config::Config,
+    pub log_budget: logs::LogBudget,
+    /// This process among the nodes sharing the store: it names claims and leases.
+    pub node: String,
+}
 
 /// Who is asking, and how the request addressed things.
 #[derive(Debug, Clone)]

@@ -4,10 +4,10 @@
 use rand::Rng;
 
 use crate::domain::sid::{self, Prefix};
+use crate::domain::Core;
 use crate::domain::{names, Ctx};
 use crate::error::ApiError;
 use crate::store::{Page, PageRequest, Service, ServiceKey, ServicePatch, StoreError, Unique};
-use crate::AppState;
 
 /// Validated input of CreateService.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct NewService {
 const DOMAIN_BASE_ATTEMPTS: usize = 20;
 
 #[tracing::instrument(skip_all, fields(unique_name = %input.unique_name))]
-pub async fn create(state: &AppState, ctx: &Ctx, input: NewService) -> Result<Service, ApiError> {
+pub async fn create(core: &Core, ctx: &Ctx, input: NewService) -> Result<Service, ApiError> {
     let now = crate::clock::now();
     let mut service = Service {
         seq: 0,
@@ -38,9 +38,9 @@ pub async fn create(state: &AppState, ctx: &Ctx, input: NewService) -> Result<Se
     };
     for _ in 0..DOMAIN_BASE_ATTEMPTS {
         service.domain_base = domain_base(&service.unique_name);
-        match state
+        match core
             .store
-            .create_service(&service, state.config.limits.max_services)
+            .create_service(&service, core.config.limits.max_services)
             .await
         {
             Ok(created) => return Ok(created),
@@ -54,7 +54,7 @@ pub async fn create(state: &AppState, ctx: &Ctx, input: NewService) -> Result<Se
             Err(StoreError::LimitReached) => {
                 return Err(ApiError::invalid(format!(
                     "Services per account limit ({}) reached",
-                    state.config.limits.max_services
+                    core.config.limits.max_services
                 )))
             }
             Err(err) => return Err(err.into()),
@@ -73,7 +73,7 @@ fn domain_base(unique_name: &str) -> String {
 }
 
 /// Finds the Service a path segment names, by SID or unique name; 404 for anything else.
-pub async fn resolve(state: &AppState, ctx: &Ctx, segment: &str) -> Result<Service, ApiError> {
+pub async fn resolve(core: &Core, ctx: &Ctx, segment: &str) -> Result<Service, ApiError> {
     let key = if sid::is_valid(Prefix::Service, segment) {
         ServiceKey::Sid(segment)
     } else if names::service_unique_name(segment).is_ok() {
@@ -81,15 +81,11 @@ pub async fn resolve(state: &AppState, ctx: &Ctx, segment: &str) -> Result<Servi
     } else {
         return Err(ctx.not_found());
     };
-    ctx.found(state.store.service(&ctx.account.sid, key).await)
+    ctx.found(core.store.service(&ctx.account.sid, key).await)
 }
 
-pub async fn list(
-    state: &AppState,
-    ctx: &Ctx,
-    page: PageRequest,
-) -> Result<Page<Service>, ApiError> {
-    Ok(state.store.list_services(&ctx.account.sid, page).await?)
+pub async fn list(core: &Core, ctx: &Ctx, page: PageRequest) -> Result<Page<Service>, ApiError> {
+    Ok(core.store.list_services(&ctx.account.sid, page).await?)
 }
 
 /// Raw UpdateService parameters, validated after the Service is found (COMPAT §2.7).
@@ -102,12 +98,12 @@ pub struct ServiceUpdate<'a> {
 
 #[tracing::instrument(skip_all, fields(sid = %segment))]
 pub async fn update(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     segment: &str,
     update: ServiceUpdate<'_>,
 ) -> Result<Service, ApiError> {
-    let service = resolve(state, ctx, segment).await?;
+    let service = resolve(core, ctx, segment).await?;
     if let Some(name) = update.friendly_name {
         names::friendly_name(name)?;
     }
@@ -128,7 +124,7 @@ pub async fn update(
     {
         return Ok(service);
     }
-    let result = state
+    let result = core
         .store
         .update_service(&service.sid, &patch, crate::clock::now())
         .await;
@@ -136,11 +132,9 @@ pub async fn update(
 }
 
 #[tracing::instrument(skip_all, fields(sid = %segment))]
-pub async fn delete(state: &AppState, ctx: &Ctx, segment: &str) -> Result<(), ApiError> {
-    let service = resolve(state, ctx, segment).await?;
-    ctx.found(state.store.delete_service(&service.sid).await)?;
-    // Its environments' domains stop serving at once.
-    state.sites.forget_all();
+pub async fn delete(core: &Core, ctx: &Ctx, segment: &str) -> Result<(), ApiError> {
+    let service = resolve(core, ctx, segment).await?;
+    ctx.found(core.store.delete_service(&service.sid).await)?;
     Ok(())
 }
 

@@ -1,10 +1,10 @@
 //! Variables (COMPAT §5.3): key/value pairs of one Environment.
 
 use crate::domain::sid::{self, Prefix};
+use crate::domain::Core;
 use crate::domain::{environments, names, Ctx};
 use crate::error::ApiError;
 use crate::store::{Environment, Page, PageRequest, StoreError, Unique, Variable};
-use crate::AppState;
 
 const MAX_KEY_CHARS: usize = 128;
 const MAX_VALUE_BYTES: usize = 450;
@@ -30,27 +30,27 @@ fn conflict(err: StoreError, key: &str, ctx: &Ctx) -> ApiError {
 
 /// Resolves Service, Environment and a Variable SID.
 pub async fn resolve(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     (service, environment, sid): (&str, &str, &str),
 ) -> Result<(Environment, Variable), ApiError> {
-    let (_, environment) = environments::resolve(state, ctx, service, environment).await?;
+    let (_, environment) = environments::resolve(core, ctx, service, environment).await?;
     if !sid::is_valid(Prefix::Variable, sid) {
         return Err(ctx.not_found());
     }
-    let variable = ctx.found(state.store.variable(&environment.sid, sid).await)?;
+    let variable = ctx.found(core.store.variable(&environment.sid, sid).await)?;
     Ok((environment, variable))
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     (service, environment): (&str, &str),
     key: Option<&str>,
     value: Option<&str>,
 ) -> Result<Variable, ApiError> {
-    let (_, environment) = environments::resolve(state, ctx, service, environment).await?;
+    let (_, environment) = environments::resolve(core, ctx, service, environment).await?;
     let key = key.ok_or(ApiError::MissingParameter("Key"))?;
     names::label("Key", key, MAX_KEY_CHARS)?;
     let value = value.ok_or(ApiError::MissingParameter("Value"))?;
@@ -67,31 +67,30 @@ pub async fn create(
         date_created: now,
         date_updated: now,
     };
-    state
-        .store
+    core.store
         .create_variable(&variable)
         .await
         .map_err(|e| conflict(e, key, ctx))
 }
 
 pub async fn list(
-    state: &AppState,
+    core: &Core,
     environment: &Environment,
     page: PageRequest,
 ) -> Result<Page<Variable>, ApiError> {
-    Ok(state.store.list_variables(&environment.sid, page).await?)
+    Ok(core.store.list_variables(&environment.sid, page).await?)
 }
 
 /// UpdateVariable: `Key` and `Value` optional; an empty `Key` is invalid, an empty `Value` fine.
 #[tracing::instrument(skip_all)]
 pub async fn update(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     sids: (&str, &str, &str),
     key: Option<&str>,
     value: Option<&str>,
 ) -> Result<Variable, ApiError> {
-    let (environment, variable) = resolve(state, ctx, sids).await?;
+    let (environment, variable) = resolve(core, ctx, sids).await?;
     if let Some(key) = key {
         if key.is_empty() {
             return Err(ApiError::invalid("Invalid Key: must not be empty"));
@@ -105,19 +104,17 @@ pub async fn update(
         return Ok(variable);
     }
     let now = crate::clock::now();
-    state
-        .store
+    core.store
         .update_variable(&environment.sid, &variable.sid, key, value, now)
         .await
         .map_err(|e| conflict(e, key.unwrap_or_default(), ctx))
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn delete(state: &AppState, ctx: &Ctx, sids: (&str, &str, &str)) -> Result<(), ApiError> {
-    let (environment, variable) = resolve(state, ctx, sids).await?;
+pub async fn delete(core: &Core, ctx: &Ctx, sids: (&str, &str, &str)) -> Result<(), ApiError> {
+    let (environment, variable) = resolve(core, ctx, sids).await?;
     ctx.found(
-        state
-            .store
+        core.store
             .delete_variable(&environment.sid, &variable.sid)
             .await,
     )

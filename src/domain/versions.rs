@@ -4,10 +4,10 @@
 use crate::blob::{Garbage, Staged};
 use crate::config::Limits;
 use crate::domain::sid::{self, Prefix};
+use crate::domain::Core;
 use crate::domain::{containers, names, Ctx};
 use crate::error::ApiError;
 use crate::store::{Container, ContainerKind, Page, PageRequest, Service, StoreError, Version};
-use crate::AppState;
 
 pub use crate::store::Visibility;
 
@@ -88,7 +88,7 @@ pub struct Upload {
 /// Creates a Version from a parsed upload, validating in the order of COMPAT §7.2.
 #[tracing::instrument(skip_all, fields(kind = ?kind, container = %container.sid))]
 pub async fn create(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     kind: ContainerKind,
     container: &Container,
@@ -109,7 +109,7 @@ pub async fn create(
     let (staged, part_type) = upload
         .content
         .ok_or(ApiError::MissingParameter("Content"))?;
-    if size_limit(&state.config.limits, kind, visibility).is_some_and(|max| staged.size > max) {
+    if size_limit(&core.config.limits, kind, visibility).is_some_and(|max| staged.size > max) {
         return Err(ApiError::PayloadTooLarge);
     }
     // `application/octet-stream` is what clients send when they could not tell (curl's
@@ -124,12 +124,12 @@ pub async fn create(
         });
     let size = i64::try_from(staged.size).unwrap_or(i64::MAX);
     let sid = sid::generate(Prefix::Version);
-    hold_content(state, &staged.sha256, &sid).await?;
+    hold_content(core, &staged.sha256, &sid).await?;
     let held = staged.sha256.clone();
     let sha256 = match staged.keep().await {
         Ok(sha256) => sha256,
         Err(err) => {
-            release_content(state, &held, &sid).await;
+            release_content(core, &held, &sid).await;
             return Err(err.into());
         }
     };
@@ -147,8 +147,8 @@ pub async fn create(
         date_created: crate::clock::now(),
     };
     // A Container deleted meanwhile leaves the blob as garbage for the collector.
-    let created = state.store.create_version(kind, &version).await;
-    release_content(state, &version.sha256, &sid).await;
+    let created = core.store.create_version(kind, &version).await;
+    release_content(core, &version.sha256, &sid).await;
     ctx.found(created)
 }
 
@@ -160,11 +160,11 @@ const DOOMED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Protects `sha256` from garbage collection for the upload of version `holder`. When a
 /// collector (on any node) is deleting that content, waits until it is done, so that the
 /// content this upload then writes is not deleted after it.
-async fn hold_content(state: &AppState, sha256: &str, holder: &str) -> Result<(), ApiError> {
+async fn hold_content(core: &Core, sha256: &str, holder: &str) -> Result<(), ApiError> {
     let started = std::time::Instant::now();
     loop {
         let until = crate::clock::now() + HOLD_SECS;
-        if state.store.hold_blob(sha256, holder, until).await? {
+        if core.store.hold_blob(sha256, holder, until).await? {
             return Ok(());
         }
         if started.elapsed() > DOOMED_WAIT {
@@ -177,42 +177,39 @@ async fn hold_content(state: &AppState, sha256: &str, holder: &str) -> Result<()
 }
 
 /// Ends an upload's hold; a hold left behind by a failure expires by itself.
-async fn release_content(state: &AppState, sha256: &str, holder: &str) {
-    if let Err(err) = state.store.release_blob(sha256, holder).await {
+async fn release_content(core: &Core, sha256: &str, holder: &str) {
+    if let Err(err) = core.store.release_blob(sha256, holder).await {
         tracing::warn!(error = %err, "cannot release content hold; it expires by itself");
     }
 }
 
 /// Resolves Service, Asset/Function and Version; 404 for any unknown or malformed part.
 pub async fn resolve(
-    state: &AppState,
+    core: &Core,
     ctx: &Ctx,
     kind: ContainerKind,
     (service, container, sid): (&str, &str, &str),
 ) -> Result<(Service, Version), ApiError> {
-    let (service, container) = containers::resolve(state, ctx, kind, service, container).await?;
+    let (service, container) = containers::resolve(core, ctx, kind, service, container).await?;
     if !sid::is_valid(Prefix::Version, sid) {
         return Err(ctx.not_found());
     }
-    let version = ctx.found(state.store.version(kind, &container.sid, sid).await)?;
+    let version = ctx.found(core.store.version(kind, &container.sid, sid).await)?;
     Ok((service, version))
 }
 
 pub async fn list(
-    state: &AppState,
+    core: &Core,
     kind: ContainerKind,
     container: &Container,
     page: PageRequest,
 ) -> Result<Page<Version>, ApiError> {
-    Ok(state
-        .store
-        .list_versions(kind, &container.sid, page)
-        .await?)
+    Ok(core.store.list_versions(kind, &container.sid, page).await?)
 }
 
 /// The code of a Function Version as text; invalid UTF-8 becomes U+FFFD (COMPAT §5.6).
-pub async fn content(state: &AppState, version: &Version) -> Result<String, ApiError> {
-    let bytes = state
+pub async fn content(core: &Core, version: &Version) -> Result<String, ApiError> {
+    let bytes = core
         .blobs
         .read(&version.sha256)
         .await
@@ -224,41 +221,41 @@ pub async fn content(state: &AppState, version: &Version) -> Result<String, ApiE
 /// at a time (the `gc` lease). Content goes only once the store has marked it for deletion,
 /// which no upload's hold allows (see [`crate::store::Store::doom_blobs`]); the marks, and the
 /// rows of its precompressed copies, are cleared before the files go.
-pub async fn collect_garbage(state: &AppState) -> Result<usize, StoreError> {
+pub async fn collect_garbage(core: &Core) -> Result<usize, StoreError> {
     let blob_error = |e: crate::blob::BlobError| StoreError::Backend(Box::new(e));
     let now = crate::clock::now();
-    let lease = i64::try_from(state.config.upkeep.gc_every.as_secs())
+    let lease = i64::try_from(core.config.upkeep.gc_every.as_secs())
         .unwrap_or(i64::MAX / 4)
         .max(60)
         * 2;
-    if !state
+    if !core
         .store
-        .take_lease("gc", &state.node, now, now + lease)
+        .take_lease("gc", &core.node, now, now + lease)
         .await?
     {
         return Ok(0);
     }
     // Marked by a collector that stopped before deleting.
-    let leftovers = state.store.doomed_blobs().await?;
+    let leftovers = core.store.doomed_blobs().await?;
     let mut removed = 0;
     if !leftovers.is_empty() {
-        removed += state
+        removed += core
             .blobs
             .remove(Garbage::of_content(&leftovers))
             .await
             .map_err(blob_error)?;
-        state.store.clear_doomed(&leftovers).await?;
+        core.store.clear_doomed(&leftovers).await?;
     }
-    let referenced = state.store.referenced_blobs().await?.into_iter().collect();
-    let mut garbage = state
+    let referenced = core.store.referenced_blobs().await?.into_iter().collect();
+    let mut garbage = core
         .blobs
-        .garbage(&referenced, state.config.upkeep.gc_grace)
+        .garbage(&referenced, core.config.upkeep.gc_grace)
         .await
         .map_err(blob_error)?;
-    let doomed = state.store.doom_blobs(&garbage.content, now).await?;
+    let doomed = core.store.doom_blobs(&garbage.content, now).await?;
     garbage.keep_only(&doomed);
-    removed += state.blobs.remove(garbage).await.map_err(blob_error)?;
-    state.store.clear_doomed(&doomed).await?;
+    removed += core.blobs.remove(garbage).await.map_err(blob_error)?;
+    core.store.clear_doomed(&doomed).await?;
     Ok(removed)
 }
 

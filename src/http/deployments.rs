@@ -70,7 +70,7 @@ pub async fn create_deployment(
     PathParams((service, environment)): PathParams<(String, String)>,
     Form(form): Form,
 ) -> Result<Response, ApiError> {
-    let created = domain::create(
+    let (created, domain_name) = domain::create(
         &state,
         &ctx,
         (&service, &environment),
@@ -78,6 +78,8 @@ pub async fn create_deployment(
         form.get("IsPlugin"),
     )
     .await?;
+    // Served by this node from the next request on; other nodes hear it from the store.
+    state.sites.forget(&domain_name);
     Ok(json(
         StatusCode::CREATED,
         &DeploymentBody::new(&ctx.base, &created),

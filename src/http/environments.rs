@@ -116,6 +116,7 @@ pub async fn delete_environment(
     ctx: Ctx,
     PathParams((service, sid)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    domain::delete(&state, &ctx, &service, &sid).await?;
+    let domain_name = domain::delete(&state, &ctx, &service, &sid).await?;
+    state.sites.forget(&domain_name);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -128,5 +128,7 @@ pub async fn delete_service(
     PathParams(sid): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     domain::delete(&state, &ctx, &sid).await?;
+    // Its environments' domains stop serving at once.
+    state.sites.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
