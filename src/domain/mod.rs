@@ -10,6 +10,7 @@ pub mod logs;
 pub mod names;
 pub mod services;
 pub mod sid;
+pub mod uploads;
 pub mod variables;
 pub mod versions;
 

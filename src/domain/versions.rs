@@ -1,7 +1,7 @@
 //! Asset Versions and Function Versions (COMPAT §5.5, §5.8, §7, §8): path and visibility
 //! rules, size limits, and creation — content made durable first, then the row.
 
-use crate::blob::{Garbage, Staged};
+use crate::blob::Garbage;
 use crate::config::Limits;
 use crate::domain::sid::{self, Prefix};
 use crate::domain::Core;
@@ -75,112 +75,6 @@ pub fn largest_limit(limits: &Limits, kind: ContainerKind) -> Option<u64> {
     .into_iter()
     .map(|v| size_limit(limits, kind, v))
     .try_fold(0u64, |max, limit| limit.map(|l| max.max(l)))
-}
-
-/// What an upload carried, as parsed from its multipart body.
-pub struct Upload {
-    pub path: Option<String>,
-    pub visibility: Option<String>,
-    /// The staged content and the `Content` part's own Content-Type, if it had one.
-    pub content: Option<(Staged, Option<String>)>,
-}
-
-/// Creates a Version from a parsed upload, validating in the order of COMPAT §7.2.
-#[tracing::instrument(skip_all, fields(kind = ?kind, container = %container.sid))]
-pub async fn create(
-    core: &Core,
-    ctx: &Ctx,
-    kind: ContainerKind,
-    container: &Container,
-    upload: Upload,
-) -> Result<Version, ApiError> {
-    let path = normalize_path(
-        upload
-            .path
-            .as_deref()
-            .ok_or(ApiError::MissingParameter("Path"))?,
-    )?;
-    let visibility = parse_visibility(
-        upload
-            .visibility
-            .as_deref()
-            .ok_or(ApiError::MissingParameter("Visibility"))?,
-    )?;
-    let (staged, part_type) = upload
-        .content
-        .ok_or(ApiError::MissingParameter("Content"))?;
-    if size_limit(&core.config.limits, kind, visibility).is_some_and(|max| staged.size > max) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    // `application/octet-stream` is what clients send when they could not tell (curl's
-    // default for `-F Content=@file`), so the path's extension is the better guess then.
-    let content_type = part_type
-        .filter(|t| !t.eq_ignore_ascii_case("application/octet-stream"))
-        .unwrap_or_else(|| {
-            mime_guess::from_path(&path)
-                .first_raw()
-                .unwrap_or("application/octet-stream")
-                .to_owned()
-        });
-    let size = i64::try_from(staged.size).unwrap_or(i64::MAX);
-    let sid = sid::generate(Prefix::Version);
-    hold_content(core, &staged.sha256, &sid).await?;
-    let held = staged.sha256.clone();
-    let sha256 = match staged.keep().await {
-        Ok(sha256) => sha256,
-        Err(err) => {
-            release_content(core, &held, &sid).await;
-            return Err(err.into());
-        }
-    };
-    let version = Version {
-        seq: 0,
-        sid: sid.clone(),
-        account_sid: container.account_sid.clone(),
-        service_sid: container.service_sid.clone(),
-        container_sid: container.sid.clone(),
-        path,
-        visibility,
-        content_type,
-        size,
-        sha256,
-        date_created: crate::clock::now(),
-    };
-    // A Container deleted meanwhile leaves the blob as garbage for the collector.
-    let created = core.store.create_version(kind, &version).await;
-    release_content(core, &version.sha256, &sid).await;
-    ctx.found(created)
-}
-
-/// How long an upload may take from holding its content to writing its row.
-const HOLD_SECS: i64 = 600;
-/// How long an upload waits for a collector deleting the same content to finish.
-const DOOMED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Protects `sha256` from garbage collection for the upload of version `holder`. When a
-/// collector (on any node) is deleting that content, waits until it is done, so that the
-/// content this upload then writes is not deleted after it.
-async fn hold_content(core: &Core, sha256: &str, holder: &str) -> Result<(), ApiError> {
-    let started = std::time::Instant::now();
-    loop {
-        let until = crate::clock::now() + HOLD_SECS;
-        if core.store.hold_blob(sha256, holder, until).await? {
-            return Ok(());
-        }
-        if started.elapsed() > DOOMED_WAIT {
-            return Err(ApiError::Unavailable(
-                "content is being garbage collected; try again".into(),
-            ));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
-/// Ends an upload's hold; a hold left behind by a failure expires by itself.
-async fn release_content(core: &Core, sha256: &str, holder: &str) {
-    if let Err(err) = core.store.release_blob(sha256, holder).await {
-        tracing::warn!(error = %err, "cannot release content hold; it expires by itself");
-    }
 }
 
 /// Resolves Service, Asset/Function and Version; 404 for any unknown or malformed part.

@@ -1,6 +1,6 @@
-//! Streaming multipart parser for version uploads (COMPAT §7): parts in any order, the
-//! `Content` part streamed to the blob store while it is hashed, never held in memory, and
-//! cut off with 413 the moment it passes the size limit.
+//! Streaming multipart parser for version uploads (COMPAT §7): parts in any order, each fed to
+//! the domain's upload sink (`domain::uploads`), which owns the limits and the staging. This
+//! side bounds what only the wire format can: the body, part headers, text parts.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,9 +8,8 @@ use axum::extract::Request;
 use axum::http::header;
 use futures_util::Stream;
 
-use crate::domain::versions::{self, Upload};
+use crate::domain::uploads::{Field, Sink};
 use crate::error::ApiError;
-use crate::store::ContainerKind;
 use crate::AppState;
 
 /// Bytes a text part (`Path`, `Visibility`) may have.
@@ -19,25 +18,17 @@ const MAX_TEXT_PART: usize = 4096;
 /// Room for part headers and text fields on top of the largest content.
 const ENVELOPE_BYTES: u64 = 1 << 20;
 
-/// Reads an upload body. A body that is not multipart carries no parts.
-pub async fn parse(
-    state: &AppState,
-    kind: ContainerKind,
-    req: Request,
-) -> Result<Upload, ApiError> {
+/// Reads an upload body into `sink`. A body that is not multipart carries no parts.
+pub async fn parse(state: &AppState, sink: &mut Sink<'_>, req: Request) -> Result<(), ApiError> {
     let Some(boundary) = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| multer::parse_boundary(v).ok())
     else {
-        return Ok(Upload {
-            path: None,
-            visibility: None,
-            content: None,
-        });
+        return Ok(());
     };
-    let largest = versions::largest_limit(&state.config.limits, kind);
+    let largest = sink.largest();
     let body_cap = largest.map(|l| l.saturating_add(ENVELOPE_BYTES));
     let declared = req
         .headers()
@@ -59,7 +50,7 @@ pub async fn parse(
         meter: meter.clone(),
     };
     let parts = multer::Multipart::with_constraints(stream, boundary, constraints);
-    let read = read_parts(state, kind, parts, &meter, max_chunk).await;
+    let read = read_parts(sink, parts, &meter, max_chunk).await;
     if read.is_err() {
         linger(&body).await;
     }
@@ -93,18 +84,11 @@ const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 type Body = Arc<Mutex<axum::body::BodyDataStream>>;
 
 async fn read_parts(
-    state: &AppState,
-    kind: ContainerKind,
+    sink: &mut Sink<'_>,
     mut parts: multer::Multipart<'static>,
     meter: &Meter,
     max_chunk: u64,
-) -> Result<Upload, ApiError> {
-    let largest = versions::largest_limit(&state.config.limits, kind);
-    let mut upload = Upload {
-        path: None,
-        visibility: None,
-        content: None,
-    };
+) -> Result<(), ApiError> {
     loop {
         // Between parts the parser reads only a delimiter and part headers: that much at most,
         // plus the chunks they arrive in (the listener reads at most a request head's worth).
@@ -118,34 +102,25 @@ async fn read_parts(
         let Some(mut field) = next else {
             break;
         };
-        match field.name() {
-            Some("Path") if upload.path.is_none() => upload.path = text(field).await?,
-            Some("Visibility") if upload.visibility.is_none() => {
-                upload.visibility = text(field).await?
+        match sink.field(field.name()) {
+            which @ (Field::Path | Field::Visibility) => {
+                let value = text(field).await?;
+                sink.set_text(which, value);
             }
-            Some("Content") if upload.content.is_none() => {
-                // Once the visibility is known its own limit applies; before, the largest.
-                let limit = match upload.visibility.as_deref().map(versions::parse_visibility) {
-                    Some(Ok(v)) => versions::size_limit(&state.config.limits, kind, v),
-                    _ => largest,
-                };
+            Field::Content => {
                 let part_type = field.content_type().map(ToString::to_string);
-                let mut blob = state.blobs.begin().await?;
+                let mut content = sink.open_content(part_type).await?;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    if limit.is_some_and(|max| blob.size() + chunk.len() as u64 > max) {
-                        return Err(ApiError::PayloadTooLarge);
-                    }
-                    blob.write(chunk).await?;
+                    content.write(chunk).await?;
                 }
-                let staged = blob.finish().await?;
-                upload.content = Some((staged, part_type));
+                sink.close_content(content).await?;
             }
             // Unknown and repeated parts are read and dropped here, so that the parser's own
             // draining never counts against the part-header allowance.
-            _ => while field.chunk().await.map_err(multipart_error)?.is_some() {},
+            Field::Ignored => while field.chunk().await.map_err(multipart_error)?.is_some() {},
         }
     }
-    Ok(upload)
+    Ok(())
 }
 
 /// Bytes of delimiter and part headers the parser may read between two parts.
@@ -227,8 +202,8 @@ impl futures_util::Stream for Metered {
     }
 }
 
-/// A text part, bounded; empty counts as absent like any empty parameter.
-async fn text(mut field: multer::Field<'static>) -> Result<Option<String>, ApiError> {
+/// A text part, bounded.
+async fn text(mut field: multer::Field<'static>) -> Result<String, ApiError> {
     let name = field.name().unwrap_or("part").to_owned();
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -237,9 +212,7 @@ async fn text(mut field: multer::Field<'static>) -> Result<Option<String>, ApiEr
         }
         bytes.extend_from_slice(&chunk);
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ApiError::invalid(format!("Invalid {name}: not UTF-8")))?;
-    Ok(Some(text).filter(|t| !t.is_empty()))
+    String::from_utf8(bytes).map_err(|_| ApiError::invalid(format!("Invalid {name}: not UTF-8")))
 }
 
 fn multipart_error(err: multer::Error) -> ApiError {

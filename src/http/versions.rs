@@ -7,6 +7,7 @@ use axum::response::Response;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::clock;
+use crate::domain::uploads::Sink;
 use crate::domain::{containers, versions, Ctx};
 use crate::error::ApiError;
 use crate::http::extract::Params;
@@ -70,8 +71,9 @@ pub async fn create(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (_, container) = containers::resolve(state, ctx, kind, service, container).await?;
-    let upload = uploads::parse(state, kind, req).await?;
-    let version = versions::create(state, ctx, kind, &container, upload).await?;
+    let mut sink = Sink::new(state, kind);
+    uploads::parse(state, &mut sink, req).await?;
+    let version = sink.create(ctx, &container).await?;
     Ok(json(
         StatusCode::CREATED,
         &VersionBody::new(&ctx.base, kind, &version),
