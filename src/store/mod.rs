@@ -11,6 +11,7 @@ mod kinds;
 pub mod paging;
 mod records;
 mod sqlite;
+mod tables;
 
 #[cfg(test)]
 mod conformance;
