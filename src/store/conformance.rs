@@ -736,3 +736,192 @@ async fn cached_sqlite_store_conforms() {
     let store = cache::CachedStore::new(SqliteStore::open(&url).await.unwrap(), 1 << 20);
     suite(&store).await;
 }
+
+/// A `PgStore` on a schema of its own, or `None` (saying so) when no test database is set.
+async fn pg_store(test: &str) -> Option<(std::sync::Arc<PgStore>, TestSchema)> {
+    match postgres_test_schema().await.unwrap() {
+        None => {
+            eprintln!(
+                "{test}: skipped: set DEPOT_TEST_POSTGRES_URL \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test) to run it"
+            );
+            None
+        }
+        Some(schema) => {
+            let store = PgStore::open(&schema.url).await.unwrap();
+            Some((std::sync::Arc::new(store), schema))
+        }
+    }
+}
+
+/// Runs `checks`, then drops the schema whether they passed or not.
+async fn on_postgres<F, Fut>(test: &str, checks: F)
+where
+    F: FnOnce(std::sync::Arc<PgStore>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures_util::FutureExt;
+    let Some((store, schema)) = pg_store(test).await else {
+        return;
+    };
+    let outcome = std::panic::AssertUnwindSafe(checks(store))
+        .catch_unwind()
+        .await;
+    schema.drop_schema().await.unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test]
+async fn postgres_store_conforms() {
+    on_postgres("postgres_store_conforms", |store| async move {
+        suite(store.as_ref()).await;
+    })
+    .await;
+}
+
+/// What several nodes may do at the same moment, which one writer never shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_holds_under_concurrency() {
+    on_postgres("postgres_holds_under_concurrency", |store| async move {
+        use futures_util::future::join_all;
+        let store = store.as_ref();
+        with_account(store).await;
+
+        // A count limit holds when every request counts at once.
+        let created = join_all(
+            (0..20).map(|n| async move { store.create_service(&service(n, ACCOUNT), 5).await }),
+        )
+        .await;
+        assert_eq!(created.iter().filter(|r| r.is_ok()).count(), 5);
+        assert!(created
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::LimitReached))));
+        let svc = created.into_iter().find_map(Result::ok).unwrap();
+
+        // One build, many claimants: one claim.
+        let first = build(&svc, 1_000);
+        let no_quota = BuildQuota {
+            per_hour: 0,
+            now: 1_000,
+        };
+        store
+            .create_build(&first, &[], &[], no_quota)
+            .await
+            .unwrap();
+        let claims = join_all(
+            (0..8).map(|n| store.claim_build(["a", "b", "c", "d", "e", "f", "g", "h"][n], 10, 20)),
+        )
+        .await;
+        let claimed: Vec<Build> = claims.into_iter().filter_map(|c| c.unwrap()).collect();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].sid, first.sid);
+
+        // A builds-per-hour quota holds too.
+        let made = join_all((0..10).map(|_| async {
+            store
+                .create_build(
+                    &build(&svc, 2_000),
+                    &[],
+                    &[],
+                    BuildQuota {
+                        per_hour: 4,
+                        now: 2_000,
+                    },
+                )
+                .await
+        }))
+        .await;
+        // The first build above counts as well.
+        assert_eq!(made.iter().filter(|r| r.is_ok()).count(), 3);
+
+        // A hold and a mark for the same content: exactly one wins.
+        for n in 0..40u32 {
+            let hash = format!("{n:064x}");
+            let candidates = [hash.clone()];
+            let (held, doomed) = tokio::join!(
+                store.hold_blob(&hash, "upload", 500),
+                store.doom_blobs(&candidates, 400)
+            );
+            let (held, doomed) = (held.unwrap(), doomed.unwrap());
+            assert!(
+                held != (doomed == candidates),
+                "{n}: held {held}, doomed {doomed:?}"
+            );
+        }
+
+        // Deploying a build while deleting it: either the deployment or the deletion fails.
+        let env = store
+            .create_environment(&environment(&svc, "race", Some("race")), 0)
+            .await
+            .unwrap();
+        for round in 0..10 {
+            let b = build(&svc, 3_000);
+            store.create_build(&b, &[], &[], no_quota).await.unwrap();
+            store
+                .finish_build(&b.sid, BuildStatus::Completed, None, 3_000)
+                .await
+                .unwrap();
+            let deployment = |build_sid: Option<String>| Deployment {
+                seq: 0,
+                sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Deployment),
+                account_sid: ACCOUNT.into(),
+                service_sid: svc.sid.clone(),
+                environment_sid: env.sid.clone(),
+                build_sid,
+                date_created: 3_000,
+                date_updated: 3_000,
+            };
+            let racing = deployment(Some(b.sid.clone()));
+            let (deployed, deleted) = tokio::join!(
+                store.create_deployment(&racing),
+                store.delete_build(&svc.sid, &b.sid)
+            );
+            match (&deployed, &deleted) {
+                (Ok(_), Err(StoreError::InUse(e))) if *e == env.sid => {
+                    store.create_deployment(&deployment(None)).await.unwrap();
+                    store.delete_build(&svc.sid, &b.sid).await.unwrap();
+                }
+                (Err(StoreError::NotFound), Ok(())) => {}
+                _ => panic!("round {round}: deployed {deployed:?}, deleted {deleted:?}"),
+            }
+        }
+
+        // Building a version while deleting its asset: either the build or the deletion fails.
+        for round in 0..10 {
+            let asset = store
+                .create_container(ContainerKind::Asset, &container(&svc, "raced"))
+                .await
+                .unwrap();
+            let version = Version {
+                seq: 0,
+                sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Version),
+                account_sid: ACCOUNT.into(),
+                service_sid: svc.sid.clone(),
+                container_sid: asset.sid.clone(),
+                path: "/r".into(),
+                visibility: Visibility::Public,
+                content_type: "text/plain".into(),
+                size: 1,
+                sha256: "e".repeat(64),
+                date_created: 1,
+            };
+            store
+                .create_version(ContainerKind::Asset, &version)
+                .await
+                .unwrap();
+            let b = build(&svc, 4_000);
+            let (built, deleted) = tokio::join!(
+                store.create_build(&b, std::slice::from_ref(&version.sid), &[], no_quota),
+                store.delete_container(ContainerKind::Asset, &svc.sid, &asset.sid)
+            );
+            match (&built, &deleted) {
+                (Ok(_), Err(StoreError::InUse(used))) if *used == b.sid => {}
+                (Err(StoreError::NotFound), Ok(())) => {}
+                _ => panic!("round {round}: built {built:?}, deleted {deleted:?}"),
+            }
+        }
+    })
+    .await;
+}
