@@ -2,6 +2,7 @@
 //! per backend (SQLite always).
 
 use super::*;
+use sqlx::PgPool;
 
 fn service(n: u32, account: &str) -> Service {
     Service {
@@ -754,17 +755,18 @@ async fn pg_store(test: &str) -> Option<(std::sync::Arc<PgStore>, TestSchema)> {
     }
 }
 
-/// Runs `checks`, then drops the schema whether they passed or not.
+/// Runs `checks` (given the store and the URL that opens its schema), then drops the schema
+/// whether they passed or not.
 async fn on_postgres<F, Fut>(test: &str, checks: F)
 where
-    F: FnOnce(std::sync::Arc<PgStore>) -> Fut,
+    F: FnOnce(std::sync::Arc<PgStore>, String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     use futures_util::FutureExt;
     let Some((store, schema)) = pg_store(test).await else {
         return;
     };
-    let outcome = std::panic::AssertUnwindSafe(checks(store))
+    let outcome = std::panic::AssertUnwindSafe(checks(store, schema.url.clone()))
         .catch_unwind()
         .await;
     schema.drop_schema().await.unwrap();
@@ -775,7 +777,7 @@ where
 
 #[tokio::test]
 async fn postgres_store_conforms() {
-    on_postgres("postgres_store_conforms", |store| async move {
+    on_postgres("postgres_store_conforms", |store, _| async move {
         suite(store.as_ref()).await;
     })
     .await;
@@ -784,7 +786,7 @@ async fn postgres_store_conforms() {
 /// What several nodes may do at the same moment, which one writer never shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_holds_under_concurrency() {
-    on_postgres("postgres_holds_under_concurrency", |store| async move {
+    on_postgres("postgres_holds_under_concurrency", |store, _| async move {
         use futures_util::future::join_all;
         let store = store.as_ref();
         with_account(store).await;
@@ -923,5 +925,101 @@ async fn postgres_holds_under_concurrency() {
             }
         }
     })
+    .await;
+}
+
+/// Waits up to `secs` seconds for `wanted` among the changes `changes` hears.
+async fn hear(
+    changes: &mut tokio::sync::broadcast::Receiver<SiteChange>,
+    wanted: &SiteChange,
+    secs: u64,
+) -> bool {
+    let waiting = async {
+        loop {
+            match changes.recv().await {
+                Ok(change) if change == *wanted => return true,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(secs), waiting)
+        .await
+        .unwrap_or(false)
+}
+
+/// A deployment, an environment deleted, a service deleted (its environments by cascade): each
+/// made by one node and heard by another, also after the listening connection was cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_site_changes_reach_every_node() {
+    on_postgres(
+        "postgres_site_changes_reach_every_node",
+        |store, url| async move {
+            let other = PgStore::open(&url).await.unwrap();
+            with_account(store.as_ref()).await;
+            let svc = store.create_service(&service(1, ACCOUNT), 0).await.unwrap();
+            let dev = store
+                .create_environment(&environment(&svc, "dev", Some("dev")), 0)
+                .await
+                .unwrap();
+            let b = build(&svc, 1_000);
+            let no_quota = BuildQuota {
+                per_hour: 0,
+                now: 1_000,
+            };
+            store.create_build(&b, &[], &[], no_quota).await.unwrap();
+            store
+                .finish_build(&b.sid, BuildStatus::Completed, None, 1_000)
+                .await
+                .unwrap();
+            let deployment = || Deployment {
+                seq: 0,
+                sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Deployment),
+                account_sid: ACCOUNT.into(),
+                service_sid: svc.sid.clone(),
+                environment_sid: dev.sid.clone(),
+                build_sid: Some(b.sid.clone()),
+                date_created: 1_000,
+                date_updated: 1_000,
+            };
+            let mut changes = store.site_changes();
+            let dev_changed = SiteChange::Domain(dev.domain_name.clone());
+            other.create_deployment(&deployment()).await.unwrap();
+            assert!(hear(&mut changes, &dev_changed, 5).await);
+
+            // Cut the listening connections: every site may have changed unheard.
+            let admin = PgPool::connect(&url).await.unwrap();
+            let cut: Vec<bool> = sqlx::query_scalar(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = current_setting('application_name') \
+             AND query LIKE 'LISTEN%'",
+            )
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+            assert!(!cut.is_empty());
+            assert!(hear(&mut changes, &SiteChange::All, 5).await);
+            // Listening again soon: a later change is heard as itself.
+            let mut heard_again = false;
+            for _ in 0..20 {
+                other.create_deployment(&deployment()).await.unwrap();
+                if hear(&mut changes, &dev_changed, 1).await {
+                    heard_again = true;
+                    break;
+                }
+            }
+            assert!(heard_again);
+
+            other.delete_environment(&svc.sid, &dev.sid).await.unwrap();
+            assert!(hear(&mut changes, &dev_changed, 5).await);
+            let prod = store
+                .create_environment(&environment(&svc, "prod", None), 0)
+                .await
+                .unwrap();
+            other.delete_service(&svc.sid).await.unwrap();
+            let prod_changed = SiteChange::Domain(prod.domain_name.clone());
+            assert!(hear(&mut changes, &prod_changed, 5).await);
+        },
+    )
     .await;
 }

@@ -137,3 +137,28 @@ async fn reconnect(options: &PgConnectOptions, sites: &Sender<SiteChange>) -> Pg
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn while_unreachable_every_site_is_forgotten_each_second() {
+        // Nothing listens on port 1: every attempt is refused.
+        let options = PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(1)
+            .username("nobody");
+        let (sites, mut heard) = tokio::sync::broadcast::channel(64);
+        let reconnected =
+            tokio::time::timeout(Duration::from_millis(2500), reconnect(&options, &sites)).await;
+        assert!(reconnected.is_err());
+        let mut forgotten = 0;
+        while let Ok(change) = heard.try_recv() {
+            assert_eq!(change, SiteChange::All);
+            forgotten += 1;
+        }
+        // At 0 s, 1 s and 2 s.
+        assert!(forgotten >= 3, "{forgotten}");
+    }
+}

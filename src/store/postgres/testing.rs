@@ -15,7 +15,9 @@ pub const TEST_DATABASE_VAR: &str = "DEPOT_TEST_POSTGRES_URL";
 #[derive(Debug, Clone)]
 pub struct TestSchema {
     /// Opens the schema: the database URL with `options=-c search_path=<name>`, which sqlx
-    /// hands to the server as startup options (libpq's `options` parameter).
+    /// hands to the server as startup options (libpq's `options` parameter), and with the
+    /// schema's name as `application_name`, so that its connections can be told apart in
+    /// `pg_stat_activity`.
     pub url: String,
     pub name: String,
     database: String,
@@ -41,7 +43,8 @@ impl TestSchema {
         conn.close().await.map_err(map_err)?;
         let mut url = url::Url::parse(database).map_err(backend)?;
         url.query_pairs_mut()
-            .append_pair("options", &format!("-c search_path={name}"));
+            .append_pair("options", &format!("-c search_path={name}"))
+            .append_pair("application_name", &name);
         Ok(TestSchema {
             url: url.into(),
             name,
