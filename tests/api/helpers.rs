@@ -47,7 +47,13 @@ impl Drop for Schema {
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test schema {}: {dropped:?}", self.0.name);
+            // Straight to stderr: the harness would swallow eprintln! of a passing test.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "could not drop test schema {}: {dropped:?}",
+                self.0.name
+            );
         }
     }
 }

@@ -3,14 +3,16 @@
 //! Each trait method is one statement or one transaction at READ COMMITTED; where a check and
 //! the write it guards must not be separated by another node's write (quotas, in-use checks,
 //! content holds), the transaction takes a row or advisory lock first, and the reasoning is
-//! written beside it. Commits are durable when acknowledged (`synchronous_commit` is left on).
+//! written beside it. Commits are durable when acknowledged: `synchronous_commit` is left as
+//! the server sets it, `on` by default.
 //! Nothing here caches: every node must see every other node's writes.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::Connection;
 
 mod builds;
 mod claims;
@@ -29,7 +31,7 @@ pub use testing::{postgres_test_schema, TestSchema};
 use crate::store::{
     Account, Build, BuildDetail, BuildQuota, BuildStatus, Container, ContainerKind, Deployment,
     Encoded, Environment, Log, LogFilter, Page, PageRequest, Prune, Pruned, Service, ServiceKey,
-    ServicePatch, Site, SiteChange, Store, StoreResult, Variable, Version,
+    ServicePatch, Site, SiteChange, Store, StoreError, StoreResult, Variable, Version,
 };
 use errors::{backend, map_err};
 
@@ -53,7 +55,23 @@ impl PgStore {
     /// Connects to the database at `url`, brings its schema up to date and starts listening
     /// for site changes.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(backend)?
+            // Notices (such as "relation already exists, skipping" from every node's migrator
+            // but the first) would reach the log as INFO lines; warnings still do.
+            .options([("client_min_messages", "warning")]);
+        // One connection first: the pool retries refused connections until its timeout and
+        // then reports only that it timed out, while the operator needs the reason.
+        match tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(probe)) => probe.close().await.map_err(map_err)?,
+            Ok(Err(err)) => return Err(map_err(err)),
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "no connection within {} s",
+                    ACQUIRE_TIMEOUT.as_secs()
+                )))
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -52,13 +52,24 @@ impl TestSchema {
         })
     }
 
-    /// Drops the schema with everything in it.
+    /// Ends every session on the schema and drops it with everything in it.
     pub async fn drop_schema(&self) -> StoreResult<()> {
         let mut conn = PgConnection::connect(&self.database)
             .await
             .map_err(map_err)?;
-        // Connections of a store still open on the schema may hold locks; give up rather
-        // than wait for them forever.
+        // A server still running on the schema may be stopped in the middle of a transaction
+        // (its tasks are not polled while a test ends), whose locks would keep DROP waiting.
+        // Its sessions are known by their application_name.
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&self.name)
+        .execute(&mut conn)
+        .await
+        .map_err(map_err)?;
+        // Terminated sessions release their locks as they exit; anything else holding a lock
+        // on the schema makes DROP fail rather than wait forever.
         sqlx::query("SET lock_timeout = '10s'")
             .execute(&mut conn)
             .await
