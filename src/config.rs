@@ -102,8 +102,8 @@ pub struct ServeArgs {
     /// local scratch.
     #[arg(long, env = "DEPOT_DATA_DIR", default_value = "./depot-data")]
     pub data_dir: PathBuf,
-    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST:PORT/DB`; default: `depot.db` in
-    /// the data dir.
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST:PORT/DB` (several depots may
+    /// share one PostgreSQL database); default: `depot.db` in the data dir.
     #[arg(long, env = "DEPOT_DATABASE_URL")]
     pub database_url: Option<String>,
     /// `file:///PATH` or `s3://BUCKET[/PREFIX]` (configured by the `AWS_*` variables);
@@ -188,7 +188,10 @@ impl std::fmt::Debug for ServeArgs {
         f.debug_struct("ServeArgs")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(without_password),
+            )
             .field("blob_url", &self.blob_url)
             .field("public_url", &self.public_url)
             .field("host_domain", &self.host_domain)
@@ -201,8 +204,20 @@ impl std::fmt::Debug for ServeArgs {
     }
 }
 
+/// `url` with any password replaced, for logs (a `postgres://` URL may carry one).
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.into()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "[unparsable]".to_owned(),
+    }
+}
+
 /// Validated settings the server runs with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
@@ -219,6 +234,25 @@ pub struct Config {
     pub logs: LogPolicy,
     /// How often background upkeep runs; not flags (tests shorten them).
     pub upkeep: Upkeep,
+}
+
+impl std::fmt::Debug for Config {
+    /// The database password never reaches logs (the auth token is `Bootstrap`'s to hide).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &without_password(&self.database_url))
+            .field("blob_url", &self.blob_url)
+            .field("public_url", &self.public_url)
+            .field("host_domain", &self.host_domain)
+            .field("bootstrap", &self.bootstrap)
+            .field("limits", &self.limits)
+            .field("connections", &self.connections)
+            .field("logs", &self.logs)
+            .field("upkeep", &self.upkeep)
+            .finish()
+    }
 }
 
 /// Timing of the background tasks that collect garbage and apply retention.
@@ -407,5 +441,26 @@ impl Config {
             },
             upkeep: Upkeep::default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn database_passwords_stay_out_of_logs() {
+        assert_eq!(
+            without_password("postgres://depot:s3cret@db:5432/depot?sslmode=require"),
+            "postgres://depot:redacted@db:5432/depot?sslmode=require"
+        );
+        assert_eq!(
+            without_password("postgres://depot@db/depot"),
+            "postgres://depot@db/depot"
+        );
+        assert_eq!(
+            without_password("sqlite:///var/lib/depot/depot.db"),
+            "sqlite:///var/lib/depot/depot.db"
+        );
     }
 }

@@ -336,7 +336,7 @@ fn a_build_whose_node_dies_is_finished_by_another() {
     let service = service["sid"].as_str().unwrap().to_owned();
     // Large, compressible assets: precompressing them keeps the build busy for a while.
     let mut versions = Vec::new();
-    for n in 0..3 {
+    for n in 0..2 {
         let asset = post(
             &a,
             &format!("/v1/Services/{service}/Assets"),

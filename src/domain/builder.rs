@@ -29,7 +29,7 @@ const MIN_COMPRESS_BYTES: i64 = 256;
 /// Files larger than this are served as they are (compressing them would hold them in memory).
 const MAX_COMPRESS_BYTES: i64 = 16 << 20;
 /// How long a claim lasts unless renewed: a stopped node's builds wait at most this long.
-const CLAIM_SECS: i64 = 15;
+const CLAIM_SECS: i64 = 10;
 /// How often the builder looks for builds created on other nodes.
 const POLL: Duration = Duration::from_secs(1);
 

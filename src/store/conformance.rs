@@ -2,6 +2,7 @@
 //! per backend (SQLite always).
 
 use super::*;
+use sqlx::PgPool;
 
 fn service(n: u32, account: &str) -> Service {
     Service {
@@ -735,4 +736,290 @@ async fn cached_sqlite_store_conforms() {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = cache::CachedStore::new(SqliteStore::open(&url).await.unwrap(), 1 << 20);
     suite(&store).await;
+}
+
+/// A `PgStore` on a schema of its own, or `None` (saying so) when no test database is set.
+async fn pg_store(test: &str) -> Option<(std::sync::Arc<PgStore>, TestSchema)> {
+    match postgres_test_schema().await.unwrap() {
+        None => {
+            eprintln!(
+                "{test}: skipped: set DEPOT_TEST_POSTGRES_URL \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test) to run it"
+            );
+            None
+        }
+        Some(schema) => {
+            let store = PgStore::open(&schema.url).await.unwrap();
+            Some((std::sync::Arc::new(store), schema))
+        }
+    }
+}
+
+/// Runs `checks` (given the store and the URL that opens its schema), then drops the schema
+/// whether they passed or not.
+async fn on_postgres<F, Fut>(test: &str, checks: F)
+where
+    F: FnOnce(std::sync::Arc<PgStore>, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures_util::FutureExt;
+    let Some((store, schema)) = pg_store(test).await else {
+        return;
+    };
+    let outcome = std::panic::AssertUnwindSafe(checks(store, schema.url.clone()))
+        .catch_unwind()
+        .await;
+    schema.drop_schema().await.unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test]
+async fn postgres_store_conforms() {
+    on_postgres("postgres_store_conforms", |store, _| async move {
+        suite(store.as_ref()).await;
+    })
+    .await;
+}
+
+/// What several nodes may do at the same moment, which one writer never shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_holds_under_concurrency() {
+    on_postgres("postgres_holds_under_concurrency", |store, _| async move {
+        use futures_util::future::join_all;
+        let store = store.as_ref();
+        with_account(store).await;
+
+        // A count limit holds when every request counts at once.
+        let created = join_all(
+            (0..20).map(|n| async move { store.create_service(&service(n, ACCOUNT), 5).await }),
+        )
+        .await;
+        assert_eq!(created.iter().filter(|r| r.is_ok()).count(), 5);
+        assert!(created
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::LimitReached))));
+        let svc = created.into_iter().find_map(Result::ok).unwrap();
+
+        // One build, many claimants: one claim.
+        let first = build(&svc, 1_000);
+        let no_quota = BuildQuota {
+            per_hour: 0,
+            now: 1_000,
+        };
+        store
+            .create_build(&first, &[], &[], no_quota)
+            .await
+            .unwrap();
+        let claims = join_all(
+            (0..8).map(|n| store.claim_build(["a", "b", "c", "d", "e", "f", "g", "h"][n], 10, 20)),
+        )
+        .await;
+        let claimed: Vec<Build> = claims.into_iter().filter_map(|c| c.unwrap()).collect();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].sid, first.sid);
+
+        // A builds-per-hour quota holds too.
+        let made = join_all((0..10).map(|_| async {
+            store
+                .create_build(
+                    &build(&svc, 2_000),
+                    &[],
+                    &[],
+                    BuildQuota {
+                        per_hour: 4,
+                        now: 2_000,
+                    },
+                )
+                .await
+        }))
+        .await;
+        // The first build above counts as well.
+        assert_eq!(made.iter().filter(|r| r.is_ok()).count(), 3);
+
+        // A hold and a mark for the same content: exactly one wins.
+        for n in 0..40u32 {
+            let hash = format!("{n:064x}");
+            let candidates = [hash.clone()];
+            let (held, doomed) = tokio::join!(
+                store.hold_blob(&hash, "upload", 500),
+                store.doom_blobs(&candidates, 400)
+            );
+            let (held, doomed) = (held.unwrap(), doomed.unwrap());
+            assert!(
+                held != (doomed == candidates),
+                "{n}: held {held}, doomed {doomed:?}"
+            );
+        }
+
+        // Deploying a build while deleting it: either the deployment or the deletion fails.
+        let env = store
+            .create_environment(&environment(&svc, "race", Some("race")), 0)
+            .await
+            .unwrap();
+        for round in 0..10 {
+            let b = build(&svc, 3_000);
+            store.create_build(&b, &[], &[], no_quota).await.unwrap();
+            store
+                .finish_build(&b.sid, BuildStatus::Completed, None, 3_000)
+                .await
+                .unwrap();
+            let deployment = |build_sid: Option<String>| Deployment {
+                seq: 0,
+                sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Deployment),
+                account_sid: ACCOUNT.into(),
+                service_sid: svc.sid.clone(),
+                environment_sid: env.sid.clone(),
+                build_sid,
+                date_created: 3_000,
+                date_updated: 3_000,
+            };
+            let racing = deployment(Some(b.sid.clone()));
+            let (deployed, deleted) = tokio::join!(
+                store.create_deployment(&racing),
+                store.delete_build(&svc.sid, &b.sid)
+            );
+            match (&deployed, &deleted) {
+                (Ok(_), Err(StoreError::InUse(e))) if *e == env.sid => {
+                    store.create_deployment(&deployment(None)).await.unwrap();
+                    store.delete_build(&svc.sid, &b.sid).await.unwrap();
+                }
+                (Err(StoreError::NotFound), Ok(())) => {}
+                _ => panic!("round {round}: deployed {deployed:?}, deleted {deleted:?}"),
+            }
+        }
+
+        // Building a version while deleting its asset: either the build or the deletion fails.
+        for round in 0..10 {
+            let asset = store
+                .create_container(ContainerKind::Asset, &container(&svc, "raced"))
+                .await
+                .unwrap();
+            let version = Version {
+                seq: 0,
+                sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Version),
+                account_sid: ACCOUNT.into(),
+                service_sid: svc.sid.clone(),
+                container_sid: asset.sid.clone(),
+                path: "/r".into(),
+                visibility: Visibility::Public,
+                content_type: "text/plain".into(),
+                size: 1,
+                sha256: "e".repeat(64),
+                date_created: 1,
+            };
+            store
+                .create_version(ContainerKind::Asset, &version)
+                .await
+                .unwrap();
+            let b = build(&svc, 4_000);
+            let (built, deleted) = tokio::join!(
+                store.create_build(&b, std::slice::from_ref(&version.sid), &[], no_quota),
+                store.delete_container(ContainerKind::Asset, &svc.sid, &asset.sid)
+            );
+            match (&built, &deleted) {
+                (Ok(_), Err(StoreError::InUse(used))) if *used == b.sid => {}
+                (Err(StoreError::NotFound), Ok(())) => {}
+                _ => panic!("round {round}: built {built:?}, deleted {deleted:?}"),
+            }
+        }
+    })
+    .await;
+}
+
+/// Waits up to `secs` seconds for `wanted` among the changes `changes` hears.
+async fn hear(
+    changes: &mut tokio::sync::broadcast::Receiver<SiteChange>,
+    wanted: &SiteChange,
+    secs: u64,
+) -> bool {
+    let waiting = async {
+        loop {
+            match changes.recv().await {
+                Ok(change) if change == *wanted => return true,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(secs), waiting)
+        .await
+        .unwrap_or(false)
+}
+
+/// A deployment, an environment deleted, a service deleted (its environments by cascade): each
+/// made by one node and heard by another, also after the listening connection was cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_site_changes_reach_every_node() {
+    on_postgres(
+        "postgres_site_changes_reach_every_node",
+        |store, url| async move {
+            let other = PgStore::open(&url).await.unwrap();
+            with_account(store.as_ref()).await;
+            let svc = store.create_service(&service(1, ACCOUNT), 0).await.unwrap();
+            let dev = store
+                .create_environment(&environment(&svc, "dev", Some("dev")), 0)
+                .await
+                .unwrap();
+            let b = build(&svc, 1_000);
+            let no_quota = BuildQuota {
+                per_hour: 0,
+                now: 1_000,
+            };
+            store.create_build(&b, &[], &[], no_quota).await.unwrap();
+            store
+                .finish_build(&b.sid, BuildStatus::Completed, None, 1_000)
+                .await
+                .unwrap();
+            let deployment = || Deployment {
+                seq: 0,
+                sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Deployment),
+                account_sid: ACCOUNT.into(),
+                service_sid: svc.sid.clone(),
+                environment_sid: dev.sid.clone(),
+                build_sid: Some(b.sid.clone()),
+                date_created: 1_000,
+                date_updated: 1_000,
+            };
+            let mut changes = store.site_changes();
+            let dev_changed = SiteChange::Domain(dev.domain_name.clone());
+            other.create_deployment(&deployment()).await.unwrap();
+            assert!(hear(&mut changes, &dev_changed, 5).await);
+
+            // Cut the listening connections: every site may have changed unheard.
+            let admin = PgPool::connect(&url).await.unwrap();
+            let cut: Vec<bool> = sqlx::query_scalar(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = current_setting('application_name') \
+             AND query LIKE 'LISTEN%'",
+            )
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+            assert!(!cut.is_empty());
+            assert!(hear(&mut changes, &SiteChange::All, 5).await);
+            // Listening again soon: a later change is heard as itself.
+            let mut heard_again = false;
+            for _ in 0..20 {
+                other.create_deployment(&deployment()).await.unwrap();
+                if hear(&mut changes, &dev_changed, 1).await {
+                    heard_again = true;
+                    break;
+                }
+            }
+            assert!(heard_again);
+
+            other.delete_environment(&svc.sid, &dev.sid).await.unwrap();
+            assert!(hear(&mut changes, &dev_changed, 5).await);
+            let prod = store
+                .create_environment(&environment(&svc, "prod", None), 0)
+                .await
+                .unwrap();
+            other.delete_service(&svc.sid).await.unwrap();
+            let prod_changed = SiteChange::Domain(prod.domain_name.clone());
+            assert!(hear(&mut changes, &prod_changed, 5).await);
+        },
+    )
+    .await;
 }

@@ -9,14 +9,17 @@ use async_trait::async_trait;
 mod cache;
 mod kinds;
 pub mod paging;
+mod postgres;
 mod records;
 mod sqlite;
+mod tables;
 
 #[cfg(test)]
 mod conformance;
 
 pub use kinds::{BuildStatus, Named, Visibility};
 pub use paging::{Cursor, Page, PageRequest};
+pub use postgres::{postgres_test_schema, PgStore, TestSchema};
 pub use records::*;
 pub use sqlite::SqliteStore;
 
@@ -403,9 +406,9 @@ pub async fn open(url: &str, cache_bytes: u64) -> StoreResult<std::sync::Arc<dyn
             SqliteStore::open(url).await?,
             cache_bytes,
         ))),
-        "postgres" | "postgresql" => Err(StoreError::Backend(
-            "PostgreSQL support is not built yet: use a sqlite:// URL".into(),
-        )),
+        // No read cache: it is exact only while every write passes through it, and other
+        // nodes write to a shared database behind its back.
+        "postgres" | "postgresql" => Ok(std::sync::Arc::new(PgStore::open(url).await?)),
         other => Err(StoreError::Backend(
             format!("unsupported database URL scheme {other:?}: use sqlite:// or postgres://")
                 .into(),

@@ -1,4 +1,7 @@
 //! Starts a real depot on port 0 with a temporary data dir, and talks to it over HTTP.
+//!
+//! The database is SQLite in the data dir, or, when `DEPOT_TEST_POSTGRES_URL` is set, a fresh
+//! schema of that PostgreSQL database for each app (kept across its restarts, dropped after).
 
 use std::path::PathBuf;
 
@@ -15,8 +18,44 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub dir: TempDir,
+    /// The database the server uses, for opening it beside the server.
+    pub database_url: String,
+    schema: Option<Schema>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Whether the tests run against PostgreSQL (`DEPOT_TEST_POSTGRES_URL` is set).
+pub fn on_postgres() -> bool {
+    std::env::var("DEPOT_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty())
+}
+
+/// A PostgreSQL schema made for one app, dropped with it.
+struct Schema(depot::store::TestSchema);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        // Drop cannot await, and the test's runtime may be single-threaded: drop the schema
+        // from a runtime of its own on another thread, and wait for it.
+        let schema = self.0.clone();
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(schema.drop_schema())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            // Straight to stderr: the harness would swallow eprintln! of a passing test.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "could not drop test schema {}: {dropped:?}",
+                self.0.name
+            );
+        }
+    }
 }
 
 /// A JSON answer: status and parsed body (`Value::Null` for an empty body).
@@ -54,11 +93,19 @@ pub async fn spawn_app() -> TestApp {
 /// Starts depot with a config adjusted by `tweak`.
 pub async fn spawn_with(tweak: impl FnOnce(Config) -> Config) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let config = tweak(config(dir.path().to_path_buf(), Limits::default()));
-    start(dir, config).await
+    let schema = depot::store::postgres_test_schema()
+        .await
+        .unwrap()
+        .map(Schema);
+    let mut config = config(dir.path().to_path_buf(), Limits::default());
+    if let Some(schema) = &schema {
+        config.database_url = schema.0.url.clone();
+    }
+    start(dir, tweak(config), schema).await
 }
 
-async fn start(dir: TempDir, config: Config) -> TestApp {
+async fn start(dir: TempDir, config: Config, schema: Option<Schema>) -> TestApp {
+    let database_url = config.database_url.clone();
     let (server, _) = depot::Server::bind(config).await.unwrap();
     let addr = server.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -74,6 +121,8 @@ async fn start(dir: TempDir, config: Config) -> TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
         dir,
+        database_url,
+        schema,
         stop: Some(stop),
         task: Some(task),
     }
@@ -88,9 +137,10 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             task.await.unwrap();
         }
-        let config = config(self.dir.path().to_path_buf(), Limits::default());
+        let mut config = config(self.dir.path().to_path_buf(), Limits::default());
+        config.database_url = self.database_url.clone();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        start(dir, config).await
+        start(dir, config, self.schema.take()).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -220,8 +270,7 @@ fn is_twilio_date(text: &str) -> bool {
 impl TestApp {
     /// Adds a second account straight into the database, as another tenant would exist.
     pub async fn add_account(&self, sid: &str, token: &str) {
-        let url = format!("sqlite://{}", self.dir.path().join("depot.db").display());
-        let store = depot::store::open(&url, 1 << 20).await.unwrap();
+        let store = self.store().await;
         store
             .upsert_account(&depot::store::Account {
                 sid: sid.into(),
@@ -495,7 +544,8 @@ impl TestApp {
 impl TestApp {
     /// The database, opened beside the server, as another depot process would.
     pub async fn store(&self) -> std::sync::Arc<dyn depot::store::Store> {
-        let url = format!("sqlite://{}", self.dir.path().join("depot.db").display());
-        depot::store::open(&url, 1 << 20).await.unwrap()
+        depot::store::open(&self.database_url, 1 << 20)
+            .await
+            .unwrap()
     }
 }

@@ -6,9 +6,9 @@
 
 use sqlx::QueryBuilder;
 
-use super::deploy::BUILD_COLUMNS;
 use super::map_err;
 use super::writer::Writer;
+use crate::store::tables::BUILD_COLUMNS;
 use crate::store::{Build, BuildStatus, StoreResult};
 
 pub async fn claim_build(

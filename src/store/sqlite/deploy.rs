@@ -5,30 +5,15 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::writer::Writer;
-use super::{list_rows, map_err, version_columns, version_table, Arg, Listing};
+use super::{list_rows, map_err, Arg, Listing};
+use crate::store::tables::{
+    kind_name, version_columns, version_table, BUILD_COLUMNS, DEPLOYMENT_COLUMNS,
+    ENVIRONMENT_COLUMNS, LOG_COLUMNS, VARIABLE_COLUMNS,
+};
 use crate::store::{
     Build, BuildDetail, BuildQuota, BuildStatus, ContainerKind, Deployment, Encoded, Environment,
     Log, LogFilter, Page, PageRequest, Site, StoreError, StoreResult, Variable, Version,
 };
-
-const ENVIRONMENT_COLUMNS: &str = "seq, sid, account_sid, service_sid, build_sid, unique_name, \
-     domain_suffix, domain_name, date_created, date_updated";
-pub(super) const BUILD_COLUMNS: &str =
-    "seq, sid, account_sid, service_sid, status, runtime, dependencies, \
-     failure, date_created, date_updated";
-const DEPLOYMENT_COLUMNS: &str =
-    "seq, sid, account_sid, service_sid, environment_sid, build_sid, date_created, date_updated";
-const VARIABLE_COLUMNS: &str = "seq, sid, account_sid, service_sid, environment_sid, key, value, \
-     date_created, date_updated";
-const LOG_COLUMNS: &str = "seq, sid, account_sid, service_sid, environment_sid, build_sid, \
-     deployment_sid, function_sid, request_sid, level, message, date_created";
-
-fn kind_name(kind: ContainerKind) -> &'static str {
-    match kind {
-        ContainerKind::Asset => "asset",
-        ContainerKind::Function => "function",
-    }
-}
 
 pub async fn versions_by_sid(
     pool: &SqlitePool,

@@ -17,6 +17,9 @@ mod upkeep;
 mod writer;
 
 use crate::store::paging::{Cursor, Page, PageRequest};
+use crate::store::tables::{
+    container_table, version_columns, version_table, CONTAINER_COLUMNS, SERVICE_COLUMNS,
+};
 use crate::store::{
     Account, Build, BuildDetail, BuildQuota, BuildStatus, Container, ContainerKind, Deployment,
     Encoded, Environment, Log, LogFilter, Positioned, Prune, Pruned, Service, ServiceKey,
@@ -31,11 +34,6 @@ pub struct SqliteStore {
     /// One process owns the file, so every change to a site is made here and announced here.
     sites: tokio::sync::broadcast::Sender<SiteChange>,
 }
-
-const SERVICE_COLUMNS: &str = "seq, sid, account_sid, friendly_name, unique_name, \
-     include_credentials, ui_editable, domain_base, date_created, date_updated";
-const CONTAINER_COLUMNS: &str =
-    "seq, sid, account_sid, service_sid, friendly_name, date_created, date_updated";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and runs the embedded migrations.
@@ -96,30 +94,6 @@ pub(super) fn map_err(err: sqlx::Error) -> StoreError {
         // A child inserted under a parent deleted meanwhile.
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         _ => backend(err),
-    }
-}
-
-/// Table of the versions of `kind`, and the column naming their Asset or Function.
-pub(super) fn version_table(kind: ContainerKind) -> (&'static str, &'static str) {
-    match kind {
-        ContainerKind::Asset => ("asset_versions", "asset_sid"),
-        ContainerKind::Function => ("function_versions", "function_sid"),
-    }
-}
-
-/// Version columns with the parent column renamed to `container_sid`.
-pub(super) fn version_columns(kind: ContainerKind) -> String {
-    let (_, parent) = version_table(kind);
-    format!(
-        "seq, sid, account_sid, service_sid, {parent} AS container_sid, path, visibility, \
-         content_type, size, sha256, date_created"
-    )
-}
-
-fn container_table(kind: ContainerKind) -> &'static str {
-    match kind {
-        ContainerKind::Asset => "assets",
-        ContainerKind::Function => "functions",
     }
 }
 
