@@ -124,4 +124,4 @@ for case in ["fetch", "create", "host-1k"]:
           f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) | "
           f"{med(f'{case}-pg-2nodes'):,.0f} | {statistics.median(nodes):.2f} ({min(nodes):.2f}-{max(nodes):.2f}) |")
 PY
-psql "$DEPOT_TEST_POSTGRES_URL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null
+psql "$DEPOT_TEST_POSTGRES_URL" -qc "SET client_min_messages = warning; DROP SCHEMA $schema CASCADE" >/dev/null

@@ -16,12 +16,15 @@ pub async fn resolve(
     service: &str,
     sid: &str,
 ) -> Result<(Service, Container), ApiError> {
-    let service = services::resolve(core, ctx, service).await?;
+    let key = services::key(ctx, service)?;
     if !sid::is_valid(Prefix::Container, sid) {
         return Err(ctx.not_found());
     }
-    let container = ctx.found(core.store.container(kind, &service.sid, sid).await)?;
-    Ok((service, container))
+    ctx.found(
+        core.store
+            .service_container(&ctx.account.sid, key, kind, sid)
+            .await,
+    )
 }
 
 /// `FriendlyName` is required on create and on update.

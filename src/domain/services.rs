@@ -74,14 +74,19 @@ fn domain_base(unique_name: &str) -> String {
 
 /// Finds the Service a path segment names, by SID or unique name; 404 for anything else.
 pub async fn resolve(core: &Core, ctx: &Ctx, segment: &str) -> Result<Service, ApiError> {
-    let key = if sid::is_valid(Prefix::Service, segment) {
-        ServiceKey::Sid(segment)
-    } else if names::service_unique_name(segment).is_ok() {
-        ServiceKey::UniqueName(segment)
-    } else {
-        return Err(ctx.not_found());
-    };
+    let key = key(ctx, segment)?;
     ctx.found(core.store.service(&ctx.account.sid, key).await)
+}
+
+/// How a path segment addresses a Service: its SID or its unique name; 404 for anything else.
+pub fn key<'s>(ctx: &Ctx, segment: &'s str) -> Result<ServiceKey<'s>, ApiError> {
+    if sid::is_valid(Prefix::Service, segment) {
+        Ok(ServiceKey::Sid(segment))
+    } else if names::service_unique_name(segment).is_ok() {
+        Ok(ServiceKey::UniqueName(segment))
+    } else {
+        Err(ctx.not_found())
+    }
 }
 
 pub async fn list(core: &Core, ctx: &Ctx, page: PageRequest) -> Result<Page<Service>, ApiError> {

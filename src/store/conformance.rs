@@ -202,6 +202,38 @@ async fn containers_and_paging(store: &dyn Store) {
             .await,
         Err(StoreError::NotFound)
     ));
+    // A service and its container in one lookup, by SID or unique name, in its account only.
+    let both = store
+        .service_container(
+            ACCOUNT,
+            ServiceKey::Sid(&svc.sid),
+            ContainerKind::Function,
+            &f.sid,
+        )
+        .await
+        .unwrap();
+    assert_eq!(both, (svc.clone(), f.clone()));
+    let by_name = store
+        .service_container(
+            ACCOUNT,
+            ServiceKey::UniqueName("svc-1"),
+            ContainerKind::Asset,
+            &sids[0].sid,
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_name, (svc.clone(), sids[0].clone()));
+    for (account, kind) in [
+        ("AC00000000000000000000000000000009", ContainerKind::Asset),
+        (ACCOUNT, ContainerKind::Function),
+    ] {
+        assert!(matches!(
+            store
+                .service_container(account, ServiceKey::Sid(&svc.sid), kind, &sids[0].sid)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+    }
 
     let service_sid = svc.sid.as_str();
     let read = |cursor| async move {

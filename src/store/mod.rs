@@ -199,6 +199,21 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the service and every row below it.
     async fn delete_service(&self, sid: &str) -> StoreResult<()>;
 
+    /// The Service `key` names in the account, and its Asset or Function `sid`: what every
+    /// request below a container resolves first. A backend whose reads are round trips
+    /// answers it in one.
+    async fn service_container(
+        &self,
+        account_sid: &str,
+        key: ServiceKey<'_>,
+        kind: ContainerKind,
+        sid: &str,
+    ) -> StoreResult<(Service, Container)> {
+        let service = self.service(account_sid, key).await?;
+        let container = self.container(kind, &service.sid, sid).await?;
+        Ok((service, container))
+    }
+
     async fn create_container(
         &self,
         kind: ContainerKind,
