@@ -6,7 +6,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::map_err;
+use super::errors::map_err;
 use super::writer::Writer;
 use crate::store::tables::BUILD_COLUMNS;
 use crate::store::{Build, BuildStatus, StoreResult};

@@ -1,7 +1,7 @@
 //! SQLite statements that keep unbounded data bounded: Log retention and caps, and the
 //! builds-per-hour window.
 
-use super::map_err;
+use super::errors::map_err;
 use super::writer::Writer;
 use crate::store::{Prune, Pruned, StoreResult};
 
