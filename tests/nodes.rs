@@ -519,3 +519,204 @@ fn migrate_copies_everything_with_its_sids_dates_and_bytes() {
     assert_eq!(status, 200);
     assert_eq!(version["path"], "/index.html");
 }
+
+/// A TCP forwarder to `target` that can be cut: while cut, its connections are closed and new
+/// ones are closed at once, as when a database or a bucket becomes unreachable.
+struct Cuttable {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Cuttable {
+    fn to(target: std::net::SocketAddr) -> Cuttable {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let generation = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (up2, generation2) = (up.clone(), generation.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                let born = generation2.load(Ordering::SeqCst);
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let generation = generation2.clone();
+                    std::thread::spawn(move || pump(from, to, &generation, born));
+                }
+            }
+        });
+        Cuttable {
+            port,
+            up,
+            generation,
+        }
+    }
+
+    fn cut(&self) {
+        use std::sync::atomic::Ordering;
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either ends or the forwarder is cut.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    generation: &std::sync::atomic::AtomicU64,
+    born: u64,
+) {
+    use std::io::{Read, Write};
+    from.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if generation.load(std::sync::atomic::Ordering::SeqCst) != born {
+            break;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+fn status_of(node: &Node, path: &str) -> (u16, Value) {
+    let response = client()
+        .get(format!("{}{path}", node.base))
+        .basic_auth(SID, Some(TOKEN))
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn an_unreachable_database_or_bucket_means_503_then_recovery_without_restart() {
+    let Some(shared) = shared() else { return };
+    // The node reaches PostgreSQL and the bucket through forwarders the test can cut.
+    let database: url::Url = shared.database_url.parse().unwrap();
+    let pg = Cuttable::to(
+        format!("127.0.0.1:{}", database.port().unwrap_or(5432))
+            .parse()
+            .unwrap(),
+    );
+    let mut through = database.clone();
+    through.set_port(Some(pg.port)).unwrap();
+    let endpoint: url::Url = std::env::var("AWS_ENDPOINT_URL").unwrap().parse().unwrap();
+    let s3 = Cuttable::to(
+        format!("127.0.0.1:{}", endpoint.port().unwrap())
+            .parse()
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_depot"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--database-url", through.as_str()])
+        .args(["--blob-url", &shared.blob_url])
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", s3.port))
+        .env("DEPOT_ACCOUNT_SID", SID)
+        .env("DEPOT_AUTH_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let base = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "depot exited");
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim_end().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in reader.lines() {});
+    let node = Node {
+        child,
+        base,
+        _dir: dir,
+    };
+    let service = post(
+        &node,
+        "/v1/Services",
+        &[("UniqueName", "outage"), ("FriendlyName", "O")],
+    );
+    let service = service["sid"].as_str().unwrap().to_owned();
+    let asset = post(
+        &node,
+        &format!("/v1/Services/{service}/Assets"),
+        &[("FriendlyName", "a")],
+    );
+    let asset = asset["sid"].as_str().unwrap().to_owned();
+    upload(&node, &service, &asset, "/a.txt", b"before".to_vec());
+
+    // The bucket goes away: uploads answer 503 with a Twilio-style body; reads still work.
+    s3.cut();
+    let form = multipart::Form::new()
+        .text("Path", "/b.txt")
+        .text("Visibility", "public")
+        .part(
+            "Content",
+            multipart::Part::bytes(b"during".to_vec()).file_name("b"),
+        );
+    let refused = client()
+        .post(format!(
+            "{}/v1/Services/{service}/Assets/{asset}/Versions",
+            node.base
+        ))
+        .basic_auth(SID, Some(TOKEN))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 503);
+    let body: Value = refused.json().unwrap();
+    assert_eq!(body["code"], 20503, "{body}");
+    assert_eq!(status_of(&node, &format!("/v1/Services/{service}")).0, 200);
+    s3.restore();
+    upload(&node, &service, &asset, "/b.txt", b"after".to_vec());
+
+    // The database goes away: the API answers 503, and recovers by itself.
+    pg.cut();
+    let (status, body) = status_of(&node, &format!("/v1/Services/{service}/Assets/{asset}"));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], 20503, "{body}");
+    pg.restore();
+    let restored = Instant::now();
+    loop {
+        let (status, body) = status_of(&node, &format!("/v1/Services/{service}/Assets/{asset}"));
+        if status == 200 {
+            break;
+        }
+        assert!(
+            restored.elapsed() < Duration::from_secs(10),
+            "still {status}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -78,8 +78,16 @@ impl Blobs {
             .host_str()
             .filter(|b| !b.is_empty())
             .ok_or_else(|| BlobError::UnsupportedUrl(url.into()))?;
+        // A request waits for a bucket that does not answer a few seconds, not minutes: then
+        // the client hears 503 and may try again.
+        let retry = object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(10),
+            ..Default::default()
+        };
         let s3 = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
+            .with_retry(retry)
             .build()?;
         let prefix = parsed.path().trim_matches('/');
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
