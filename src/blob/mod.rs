@@ -123,7 +123,7 @@ impl Blobs {
         Ok(Upload {
             blobs: self.clone(),
             key,
-            writer: WriteMultipart::new_with_chunk_size(upload, self.part_size),
+            writer: Some(WriteMultipart::new_with_chunk_size(upload, self.part_size)),
             hasher: Sha256::new(),
             size: 0,
         })
@@ -399,7 +399,8 @@ fn random_name() -> String {
 pub struct Upload {
     blobs: Blobs,
     key: Key,
-    writer: WriteMultipart,
+    /// `None` once finished.
+    writer: Option<WriteMultipart>,
     hasher: Sha256,
     size: u64,
 }
@@ -412,22 +413,41 @@ impl Upload {
 
     /// Appends `chunk`, waiting while too many parts are in flight (bounded memory).
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
         self.size += chunk.len() as u64;
         self.hasher.update(&chunk);
-        self.writer.wait_for_capacity(2).await?;
-        self.writer.put(chunk);
+        writer.wait_for_capacity(2).await?;
+        writer.put(chunk);
         Ok(())
     }
 
     /// Completes the temporary object; the caller then keeps or discards it.
-    pub async fn finish(self) -> Result<Staged, BlobError> {
-        self.writer.finish().await?;
+    pub async fn finish(mut self) -> Result<Staged, BlobError> {
+        if let Some(writer) = self.writer.take() {
+            writer.finish().await?;
+        }
         Ok(Staged {
-            blobs: self.blobs,
-            tmp: Some(self.key),
-            sha256: hex::encode(self.hasher.finalize()),
+            blobs: self.blobs.clone(),
+            tmp: Some(self.key.clone()),
+            sha256: hex::encode(self.hasher.clone().finalize()),
             size: self.size,
         })
+    }
+}
+
+impl Drop for Upload {
+    /// An upload cut short (a client gone, a limit passed) is aborted, so an object store
+    /// does not keep its parts.
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = writer.abort().await;
+                });
+            }
+        }
     }
 }
 
