@@ -59,6 +59,16 @@ impl SqliteStore {
             .run(&mut conn)
             .await
             .map_err(backend)?;
+        // One process owns the file, so a claim found now was its predecessor's, cut short by
+        // a stop or crash: the builds go back to whoever claims them first, without waiting
+        // for the claims to lapse.
+        sqlx::query(
+            "UPDATE builds SET claimed_by = NULL, claim_until = NULL \
+             WHERE claimed_by IS NOT NULL",
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(backend)?;
         let writer = Writer::spawn(conn);
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
