@@ -834,6 +834,43 @@ async fn postgres_holds_under_concurrency() {
             .all(|r| r.is_ok() || matches!(r, Err(StoreError::LimitReached))));
         let svc = created.into_iter().find_map(Result::ok).unwrap();
 
+        // Lookups answered together in batches: each hears its own answer.
+        let mut containers = Vec::new();
+        for n in 0..10 {
+            let kind = [ContainerKind::Asset, ContainerKind::Function][n % 2];
+            let made = store
+                .create_container(kind, &container(&svc, &format!("c{n}")))
+                .await
+                .unwrap();
+            containers.push((kind, made));
+        }
+        let asked = (0..300).map(|i| {
+            let (made_as, wanted) = &containers[i % containers.len()];
+            // Every third asks for the other kind (not found), every fifth by unique name.
+            let kind = match i % 3 {
+                0 => [ContainerKind::Function, ContainerKind::Asset][(i % containers.len()) % 2],
+                _ => *made_as,
+            };
+            let key = if i % 5 == 0 {
+                ServiceKey::UniqueName(&svc.unique_name)
+            } else {
+                ServiceKey::Sid(&svc.sid)
+            };
+            async move {
+                let got = store
+                    .service_container(ACCOUNT, key, kind, &wanted.sid)
+                    .await;
+                (i, kind, *made_as, wanted, got)
+            }
+        });
+        for (i, kind, made_as, wanted, got) in join_all(asked).await {
+            if kind == made_as {
+                assert_eq!(got.unwrap(), (svc.clone(), wanted.clone()), "lookup {i}");
+            } else {
+                assert!(matches!(got, Err(StoreError::NotFound)), "lookup {i}");
+            }
+        }
+
         // One build, many claimants: one claim.
         let first = build(&svc, 1_000);
         let no_quota = BuildQuota {

@@ -5,11 +5,7 @@ use sqlx::postgres::PgPool;
 use super::errors::map_err;
 use super::listing::{fetch_row, list_rows, Listing};
 use crate::store::tables::{container_table, version_columns, version_table, CONTAINER_COLUMNS};
-use crate::store::{
-    Container, ContainerKind, Page, PageRequest, Service, ServiceKey, StoreError, StoreResult,
-    Version,
-};
-use sqlx::FromRow;
+use crate::store::{Container, ContainerKind, Page, PageRequest, StoreError, StoreResult, Version};
 
 pub async fn create_container(
     pool: &PgPool,
@@ -41,48 +37,6 @@ pub async fn container(
 ) -> StoreResult<Container> {
     let from = (CONTAINER_COLUMNS, container_table(kind));
     fetch_row(pool, from, "service_sid", service_sid, sid).await
-}
-
-/// A Service and one of its containers in one round trip.
-pub async fn service_container(
-    pool: &PgPool,
-    account_sid: &str,
-    key: ServiceKey<'_>,
-    kind: ContainerKind,
-    sid: &str,
-) -> StoreResult<(Service, Container)> {
-    use sqlx::Row;
-    let (column, value) = match key {
-        ServiceKey::Sid(sid) => ("sid", sid),
-        ServiceKey::UniqueName(name) => ("unique_name", name),
-    };
-    let sql = format!(
-        "SELECT s.seq, s.sid, s.account_sid, s.friendly_name, s.unique_name, \
-         s.include_credentials, s.ui_editable, s.domain_base, s.date_created, s.date_updated, \
-         c.seq AS c_seq, c.friendly_name AS c_friendly_name, \
-         c.date_created AS c_date_created, c.date_updated AS c_date_updated \
-         FROM services s JOIN {} c ON c.service_sid = s.sid \
-         WHERE s.account_sid = $1 AND s.{column} = $2 AND c.sid = $3",
-        container_table(kind)
-    );
-    let row = sqlx::query(&sql)
-        .bind(account_sid)
-        .bind(value)
-        .bind(sid)
-        .fetch_one(pool)
-        .await
-        .map_err(map_err)?;
-    let service = Service::from_row(&row).map_err(map_err)?;
-    let container = Container {
-        seq: row.try_get("c_seq").map_err(map_err)?,
-        sid: sid.to_owned(),
-        account_sid: service.account_sid.clone(),
-        service_sid: service.sid.clone(),
-        friendly_name: row.try_get("c_friendly_name").map_err(map_err)?,
-        date_created: row.try_get("c_date_created").map_err(map_err)?,
-        date_updated: row.try_get("c_date_updated").map_err(map_err)?,
-    };
-    Ok((service, container))
 }
 
 pub async fn list_containers(

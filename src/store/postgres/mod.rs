@@ -20,6 +20,7 @@ mod containers;
 mod deploy;
 mod errors;
 mod listing;
+mod lookups;
 mod notify;
 mod services;
 mod site;
@@ -49,6 +50,7 @@ pub struct PgStore {
     pool: PgPool,
     sites: tokio::sync::broadcast::Sender<SiteChange>,
     listener: tokio::task::JoinHandle<()>,
+    lookups: lookups::Lookups,
 }
 
 impl PgStore {
@@ -93,6 +95,7 @@ impl PgStore {
             });
         }
         let sites = tokio::sync::broadcast::channel(1024).0;
+        let lookup_options = options.clone();
         let listener = match notify::follow(options, sites.clone()).await {
             Ok(listener) => listener,
             Err(err) => {
@@ -101,6 +104,7 @@ impl PgStore {
             }
         };
         Ok(PgStore {
+            lookups: lookups::Lookups::new(lookup_options),
             pool,
             sites,
             listener,
@@ -173,7 +177,9 @@ impl Store for PgStore {
         kind: ContainerKind,
         sid: &str,
     ) -> StoreResult<(Service, Container)> {
-        containers::service_container(&self.pool, account_sid, key, kind, sid).await
+        self.lookups
+            .service_container(account_sid, key, kind, sid)
+            .await
     }
 
     async fn create_container(
