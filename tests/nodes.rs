@@ -211,8 +211,12 @@ fn wait_build(node: &Node, service: &str, build: &str, within: Duration) -> Stri
 #[test]
 fn two_nodes_share_one_database_and_one_bucket() {
     let Some(shared) = shared() else { return };
-    let a = start(&shared);
-    let b = start(&shared);
+    // Started together on an empty schema: one migrates, the other waits for it.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| start(&shared));
+        let b = s.spawn(|| start(&shared));
+        (a.join().unwrap(), b.join().unwrap())
+    });
 
     // Created through A, readable through B at once.
     let service = post(
