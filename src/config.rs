@@ -38,6 +38,9 @@ pub enum Command {
     /// Copy every account, resource and blob to another database and content store (e.g.
     /// from the embedded default to PostgreSQL + S3). The target must be empty and unserved.
     Migrate(MigrateArgs),
+    /// Deploy a project folder (`assets/`, `functions/`) to an environment, uploading only
+    /// what changed, and wait until it is live.
+    Deploy(crate::cli::deploy::DeployArgs),
 }
 
 /// Flags of `depot migrate`. URLs may hold passwords, so none is printed.

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub mod blob;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -25,6 +25,13 @@ async fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Deploy(args) => match depot::cli::deploy::run(&args).await {
+            Ok(_) => std::process::ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("depot deploy: {message}");
+                std::process::ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -270,3 +270,154 @@ fn a_port_in_use_is_refused_at_start() {
     sigterm(&first.child);
     assert!(wait_exit(&mut first.child).success());
 }
+
+/// Runs `depot deploy DIR` against `base` with the test account; (exit ok, stdout, stderr).
+fn deploy(base: &str, dir: &std::path::Path, token: &str) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_depot"))
+        .arg("deploy")
+        .arg(dir)
+        .args([
+            "--url",
+            base,
+            "--service",
+            "cli-app",
+            "--environment",
+            "dev",
+        ])
+        .env("DEPOT_ACCOUNT_SID", SID)
+        .env("DEPOT_AUTH_TOKEN", token)
+        .env_remove("DEPOT_API_KEY")
+        .env_remove("DEPOT_API_SECRET")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn get_json(base: &str, path: &str) -> serde_json::Value {
+    client()
+        .get(format!("{base}{path}"))
+        .basic_auth(SID, Some(TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+fn served(base: &str, domain: &str, path: &str) -> (u16, String) {
+    let response = client()
+        .get(format!("{base}{path}"))
+        .header("Host", domain)
+        .send()
+        .unwrap();
+    (response.status().as_u16(), response.text().unwrap())
+}
+
+#[test]
+fn deploy_uploads_a_project_then_only_what_changed() {
+    let data = tempfile::tempdir().unwrap();
+    let mut depot = start(
+        data.path(),
+        &[("DEPOT_ACCOUNT_SID", SID), ("DEPOT_AUTH_TOKEN", TOKEN)],
+    );
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    for dir in ["assets/css", "assets/assets", "functions/api"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(root.join("assets/assets/index.html"), "<h1>home</h1>").unwrap();
+    std::fs::write(root.join("assets/css/site.css"), "body { color: red }").unwrap();
+    std::fs::write(root.join("assets/config.private.json"), "{\"k\":1}").unwrap();
+    // Function source with bytes a text round trip could change.
+    let source = "exports.handler = (c, e, cb) => cb(null, 'héllo\\r\\n');\r\n\t// ünïcode\n";
+    std::fs::write(root.join("functions/api/hello.protected.js"), source).unwrap();
+
+    let (ok, out, err) = deploy(&depot.base, root, TOKEN);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("(4 uploaded, 0 unchanged)"), "{out}");
+    let domain = out
+        .split_whitespace()
+        .find(|w| w.ends_with(".localhost"))
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        served(&depot.base, &domain, "/"),
+        (200, "<h1>home</h1>".into())
+    );
+    assert_eq!(served(&depot.base, &domain, "/config.json").0, 404);
+
+    // One file changes: one upload, one new build, every function's source byte for byte.
+    std::fs::write(root.join("assets/css/site.css"), "body { color: blue }").unwrap();
+    let (ok, out, err) = deploy(&depot.base, root, TOKEN);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("(1 uploaded, 3 unchanged)"), "{out}");
+    assert_eq!(
+        served(&depot.base, &domain, "/css/site.css"),
+        (200, "body { color: blue }".into())
+    );
+    let builds = get_json(&depot.base, "/v1/Services/cli-app/Builds");
+    assert_eq!(builds["builds"].as_array().unwrap().len(), 2);
+    let functions = get_json(&depot.base, "/v1/Services/cli-app/Functions");
+    let function = functions["functions"][0]["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let versions = get_json(
+        &depot.base,
+        &format!("/v1/Services/cli-app/Functions/{function}/Versions"),
+    );
+    assert_eq!(versions["function_versions"].as_array().unwrap().len(), 1);
+    let version = versions["function_versions"][0]["sid"].as_str().unwrap();
+    let content = get_json(
+        &depot.base,
+        &format!("/v1/Services/cli-app/Functions/{function}/Versions/{version}/Content"),
+    );
+    assert_eq!(content["content"], source);
+
+    // Bad credentials and a folder without a project: a clear message, non-zero, and what was
+    // live stays live.
+    let (ok, out, err) = deploy(&depot.base, root, "wrong-token");
+    assert!(!ok, "{out}");
+    assert!(err.contains("401") && err.contains("Authenticate"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, _, err) = deploy(&depot.base, empty.path(), TOKEN);
+    assert!(!ok);
+    assert!(
+        err.contains("assets/") && err.contains("functions/"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        served(&depot.base, &domain, "/css/site.css"),
+        (200, "body { color: blue }".into())
+    );
+    sigterm(&depot.child);
+    assert!(wait_exit(&mut depot.child).success());
+}
+
+#[test]
+fn help_names_the_commands_and_flags() {
+    for args in [
+        vec!["--help"],
+        vec!["deploy", "--help"],
+        vec!["migrate", "--help"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_depot"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let wanted: &[&str] = match args[0] {
+            "deploy" => &["--url", "--service", "--environment", "--api-key"],
+            "migrate" => &["--to-database-url", "--to-blob-url"],
+            _ => &["serve", "deploy", "migrate"],
+        };
+        for flag in wanted {
+            assert!(text.contains(flag), "{args:?} does not name {flag}: {text}");
+        }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod builder;
 pub mod builds;
 pub mod containers;
+pub mod contents;
 pub mod deployments;
 pub mod environments;
 pub mod logs;

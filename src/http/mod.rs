@@ -13,6 +13,7 @@ pub mod assets;
 pub mod auth;
 pub mod builds;
 mod containers;
+mod contents;
 mod cors;
 pub mod deployments;
 pub mod environments;
@@ -98,6 +99,11 @@ fn api_router(state: AppState) -> Router {
         .route(
             "/v1/Services",
             get(services::list_service).post(services::create_service),
+        )
+        // depot's own, for incremental deploys.
+        .route(
+            "/depot/v1/Services/{service}/Contents",
+            get(contents::list_contents),
         )
         .route(
             "/v1/Services/{sid}",
