@@ -41,6 +41,12 @@ pub enum Command {
     /// Deploy a project folder (`assets/`, `functions/`) to an environment, uploading only
     /// what changed, and wait until it is live.
     Deploy(crate::cli::deploy::DeployArgs),
+    /// List services, their environments with domains, and the build each serves.
+    Ls(crate::cli::manage::LsArgs),
+    /// Redeploy the build that was live before the current one.
+    Rollback(crate::cli::manage::EnvironmentArgs),
+    /// Print an environment's logs (`--follow` for new ones as they come).
+    Logs(crate::cli::manage::LogsArgs),
 }
 
 /// Flags of `depot migrate`. URLs may hold passwords, so none is printed.

@@ -25,13 +25,21 @@ async fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => migrate(args).await,
-        Command::Deploy(args) => match depot::cli::deploy::run(&args).await {
-            Ok(_) => std::process::ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("depot deploy: {message}");
-                std::process::ExitCode::FAILURE
-            }
-        },
+        Command::Deploy(args) => client("deploy", depot::cli::deploy::run(&args).await),
+        Command::Ls(args) => client("ls", depot::cli::manage::ls(&args).await),
+        Command::Rollback(args) => client("rollback", depot::cli::manage::rollback(&args).await),
+        Command::Logs(args) => client("logs", depot::cli::manage::logs(&args).await),
+    }
+}
+
+/// The exit of a client command: its error, if any, as one line on stderr.
+fn client<T>(command: &str, result: Result<T, String>) -> std::process::ExitCode {
+    match result {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("depot {command}: {message}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

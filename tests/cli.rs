@@ -334,10 +334,11 @@ fn deploy_uploads_a_project_then_only_what_changed() {
     // Function source with bytes a text round trip could change.
     let source = "exports.handler = (c, e, cb) => cb(null, 'héllo\\r\\n');\r\n\t// ünïcode\n";
     std::fs::write(root.join("functions/api/hello.protected.js"), source).unwrap();
+    std::fs::write(root.join("functions/ping.js"), "exports.handler = 1;").unwrap();
 
     let (ok, out, err) = deploy(&depot.base, root, TOKEN);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("(4 uploaded, 0 unchanged)"), "{out}");
+    assert!(out.contains("(5 uploaded, 0 unchanged)"), "{out}");
     let domain = out
         .split_whitespace()
         .find(|w| w.ends_with(".localhost"))
@@ -353,7 +354,7 @@ fn deploy_uploads_a_project_then_only_what_changed() {
     std::fs::write(root.join("assets/css/site.css"), "body { color: blue }").unwrap();
     let (ok, out, err) = deploy(&depot.base, root, TOKEN);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("(1 uploaded, 3 unchanged)"), "{out}");
+    assert!(out.contains("(1 uploaded, 4 unchanged)"), "{out}");
     assert_eq!(
         served(&depot.base, &domain, "/css/site.css"),
         (200, "body { color: blue }".into())
@@ -361,7 +362,12 @@ fn deploy_uploads_a_project_then_only_what_changed() {
     let builds = get_json(&depot.base, "/v1/Services/cli-app/Builds");
     assert_eq!(builds["builds"].as_array().unwrap().len(), 2);
     let functions = get_json(&depot.base, "/v1/Services/cli-app/Functions");
-    let function = functions["functions"][0]["sid"]
+    let function = functions["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["friendly_name"] == "/api/hello")
+        .unwrap()["sid"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -394,8 +400,46 @@ fn deploy_uploads_a_project_then_only_what_changed() {
         served(&depot.base, &domain, "/css/site.css"),
         (200, "body { color: blue }".into())
     );
+
+    // ls shows the environment and what it serves; rollback brings the first build back.
+    let builds = get_json(&depot.base, "/v1/Services/cli-app/Builds");
+    let first_build = builds["builds"][0]["sid"].as_str().unwrap().to_owned();
+    let second_build = builds["builds"][1]["sid"].as_str().unwrap().to_owned();
+    let (ok, out, err) = client_command(&depot.base, &["ls"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("cli-app") && out.contains(&domain), "{out}");
+    assert!(out.contains(&second_build), "{out}");
+    let target = ["--service", "cli-app", "--environment", "dev"];
+    let (ok, out, err) = client_command(&depot.base, &[&["rollback"][..], &target].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains(&first_build), "{out}");
+    assert_eq!(
+        served(&depot.base, &domain, "/css/site.css"),
+        (200, "body { color: red }".into())
+    );
+    // A function path writes a log line (functions are not executed yet); logs prints it.
+    assert_eq!(served(&depot.base, &domain, "/ping").0, 501);
+    let (ok, out, err) = client_command(&depot.base, &[&["logs"][..], &target].concat());
+    assert!(ok, "{err}");
+    assert!(!out.trim().is_empty(), "no log lines: {err}");
     sigterm(&depot.child);
     assert!(wait_exit(&mut depot.child).success());
+}
+
+/// Runs a client command against `base` with the test account; (exit ok, stdout, stderr).
+fn client_command(base: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_depot"))
+        .args(args)
+        .args(["--url", base])
+        .env("DEPOT_ACCOUNT_SID", SID)
+        .env("DEPOT_AUTH_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
