@@ -101,12 +101,26 @@ fn default_blob_url(data_dir: &std::path::Path) -> Result<String, String> {
         .map_err(|()| format!("--data-dir: {} is not a usable path", dir.display()))
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
 /// Flags of `depot serve`; each also reads a `DEPOT_*` variable.
 #[derive(Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "DEPOT_LISTEN", default_value = "127.0.0.1:4000")]
     pub listen: SocketAddr,
+    /// Serve Prometheus metrics at `/metrics` on this address (a listener of its own, never
+    /// an environment's domain); off when not set.
+    #[arg(long, env = "DEPOT_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Log lines as JSON objects (one per line) or as text for people.
+    #[arg(long, env = "DEPOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
     /// Folder for the SQLite database and the blobs by default; with PostgreSQL and S3, only
     /// local scratch.
     #[arg(long, env = "DEPOT_DATA_DIR", default_value = "./depot-data")]

@@ -120,8 +120,14 @@ impl From<StoreError> for ApiError {
     /// `NotFound` and `Conflict` into meaningful errors where they can happen.
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(what) => ApiError::Unavailable(what),
-            err => ApiError::internal(err),
+            StoreError::Unavailable(what) => {
+                crate::metrics::store_error("unavailable");
+                ApiError::Unavailable(what)
+            }
+            err => {
+                crate::metrics::store_error("backend");
+                ApiError::internal(err)
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod metrics;
 pub mod migrate;
 pub mod server;
 pub mod signature;

@@ -14,14 +14,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("DEPOT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
+    let format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => depot::config::LogFormat::Pretty,
+    };
+    let filter = EnvFilter::try_from_env("DEPOT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        depot::config::LogFormat::Json => logs.json().init(),
         // Colour codes only help a person at a terminal; in a file or a journal they are noise.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        depot::config::LogFormat::Pretty => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => migrate(args).await,
@@ -88,6 +95,12 @@ async fn migrate(args: depot::config::MigrateArgs) -> std::process::ExitCode {
 }
 
 async fn serve(args: depot::config::ServeArgs) -> std::process::ExitCode {
+    if let Some(addr) = args.metrics_listen {
+        if let Err(err) = depot::metrics::serve(addr) {
+            eprintln!("depot: --metrics-listen {addr}: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let config = match Config::from_args(args) {
         Ok(config) => config,
         Err(message) => {

@@ -465,3 +465,82 @@ fn help_names_the_commands_and_flags() {
         }
     }
 }
+
+#[test]
+fn metrics_request_ids_and_json_logs() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics_port = free.local_addr().unwrap().port();
+    drop(free);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_depot"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .env("DEPOT_ACCOUNT_SID", SID)
+        .env("DEPOT_AUTH_TOKEN", TOKEN)
+        .env("DEPOT_LOG", "depot=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let base = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "depot exited");
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim_end().to_owned();
+        }
+    };
+    let answer = client()
+        .get(format!("{base}/v1/Services"))
+        .basic_auth(SID, Some(TOKEN))
+        .send()
+        .unwrap();
+    let request_id = answer.headers()["twilio-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        request_id.len() == 34
+            && request_id.starts_with("RQ")
+            && request_id[2..].chars().all(|c| c.is_ascii_hexdigit()),
+        "{request_id}"
+    );
+    let metrics = client()
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("depot_http_requests_total")
+            && metrics.contains("route=\"/v1/Services\"")
+            && metrics.contains("depot_http_request_duration_seconds"),
+        "{metrics}"
+    );
+    // The API's own port has no /metrics.
+    let api_metrics = client()
+        .get(format!("{base}/metrics"))
+        .basic_auth(SID, Some(TOKEN))
+        .send()
+        .unwrap();
+    assert_eq!(api_metrics.status(), 404);
+    sigterm(&child);
+    assert!(wait_exit(&mut child).success());
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let line = logs
+        .lines()
+        .find(|l| l.contains(&request_id))
+        .unwrap_or_else(|| panic!("no log line names {request_id}: {logs}"));
+    let parsed: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(parsed["fields"]["request_id"], request_id.as_str());
+    assert!(!logs.contains(TOKEN), "a token reached the logs");
+}

@@ -80,6 +80,7 @@ async fn build_claimed(core: &std::sync::Arc<Core>, build: Build) {
             (BuildStatus::Failed, Some(reason.as_str()))
         }
     };
+    crate::metrics::build(status.as_str());
     let now = crate::clock::now();
     if let Err(err) = core
         .store

@@ -160,6 +160,9 @@ impl<'c> Sink<'c> {
         // A Container deleted meanwhile leaves the blob as garbage for the collector.
         let created = core.store.create_version(kind, &version).await;
         release_content(core, &version.sha256, &sid).await;
+        if created.is_ok() {
+            crate::metrics::upload(version.size.unsigned_abs());
+        }
         ctx.found(created)
     }
 }

@@ -40,12 +40,52 @@ pub fn handler(state: AppState) -> crate::server::Handler {
         // Routes by Host first, so an environment's domain never reaches the API (nor
         // `/healthz`). Each side is its own, smaller future.
         let state = state.clone();
+        let started = std::time::Instant::now();
+        let method = req.method().clone();
         if crate::host::is_asset_request(&state, &req) {
-            Box::pin(async move { crate::host::serve(&state, req).await })
+            Box::pin(async move {
+                let response = crate::host::serve(&state, req).await;
+                finish("host", "host", &method, started, response)
+            })
         } else {
-            Box::pin(dispatch(state, api.clone(), req))
+            let route = crate::metrics::api_route(req.uri().path());
+            let api = api.clone();
+            Box::pin(async move {
+                let response = dispatch(state, api, req).await;
+                finish("api", route, &method, started, response)
+            })
         }
     })
+}
+
+/// What every response gets on its way out: a `Twilio-Request-Id`, a debug log line that
+/// carries it, and its metrics.
+fn finish(
+    surface: &'static str,
+    route: &'static str,
+    method: &Method,
+    started: std::time::Instant,
+    mut response: Response,
+) -> Response {
+    let request_id = crate::domain::sid::generate(crate::domain::sid::Prefix::Request);
+    let status = response.status().as_u16();
+    if let Ok(value) = header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("twilio-request-id", value);
+    }
+    let took = started.elapsed();
+    tracing::debug!(%request_id, surface, route, %method, status, micros = took.as_micros() as u64, "request");
+    crate::metrics::request(surface, route, method.as_str(), status, took);
+    if surface == "host" {
+        if let Some(length) = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            crate::metrics::host_bytes(length);
+        }
+    }
+    response
 }
 
 /// Health, CORS preflights, then the authenticated API.
@@ -72,7 +112,6 @@ async fn dispatch(state: AppState, api: Router, req: Request) -> Response {
     if let Some(InternalErrorLogged(detail)) = response.extensions().get::<InternalErrorLogged>() {
         tracing::error!(%method, path = %uri.path(), error = %detail, "request failed");
     }
-    tracing::debug!(%method, path = %uri.path(), status = response.status().as_u16(), "api");
     cors::with_headers(response)
 }
 
