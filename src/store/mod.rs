@@ -82,7 +82,7 @@ impl AccountRecord {
 
 /// An account with everything the 2010 API shows (COMPAT §16.2). `owner_account_sid` is
 /// `None` for a main (bootstrap) account, the parent's SID for a subaccount.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Clone, PartialEq, sqlx::FromRow)]
 pub struct AccountRecord {
     pub seq: i64,
     pub sid: String,
@@ -93,6 +93,22 @@ pub struct AccountRecord {
     pub owner_account_sid: Option<String>,
     pub date_created: i64,
     pub date_updated: i64,
+}
+
+/// Never shows the auth token, so a record logged by mistake leaks nothing.
+impl std::fmt::Debug for AccountRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRecord")
+            .field("seq", &self.seq)
+            .field("sid", &self.sid)
+            .field("auth_token", &"<redacted>")
+            .field("friendly_name", &self.friendly_name)
+            .field("status", &self.status)
+            .field("owner_account_sid", &self.owner_account_sid)
+            .field("date_created", &self.date_created)
+            .field("date_updated", &self.date_updated)
+            .finish()
+    }
 }
 
 /// Fields of an account to change; `None` leaves a field as it is.
