@@ -50,6 +50,45 @@ pub fn write_twilio_date(secs: i64, out: &mut [u8; 20]) {
     }
 }
 
+/// Renders `secs` as the 2010-04-01 API prints dates (RFC 2822, COMPAT §16.2):
+/// `Wed, 18 Aug 2010 20:01:40 +0000`, English names, two-digit day, always `+0000`.
+pub fn format_rfc2822(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+        DAYS[usize::from(t.weekday().number_days_from_monday())],
+        t.day(),
+        MONTHS[usize::from(u8::from(t.month()) - 1)],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// `YYYY-MM-DD HH:MM am` (UTC, 12-hour clock): the default name of a new subaccount.
+pub fn format_minute_meridian(secs: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let (hour, meridian) = match t.hour() {
+        0 => (12, "am"),
+        h @ 1..=11 => (h, "am"),
+        12 => (12, "pm"),
+        h => (h - 12, "pm"),
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} {meridian}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        hour,
+        t.minute()
+    )
+}
+
 /// Parses an RFC 3339 date-time (with `Z` or an offset, fractional seconds allowed).
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     OffsetDateTime::parse(text, &Rfc3339)
@@ -60,6 +99,17 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_rfc2822_and_the_default_subaccount_name() {
+        assert_eq!(
+            format_rfc2822(1_282_161_700),
+            "Wed, 18 Aug 2010 20:01:40 +0000"
+        );
+        assert_eq!(format_rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(format_minute_meridian(1_282_161_700), "2010-08-18 08:01 pm");
+        assert_eq!(format_minute_meridian(0), "1970-01-01 12:00 am");
+    }
 
     #[test]
     fn formats_whole_seconds_with_z() {

@@ -12,6 +12,8 @@ pub mod codes {
     pub const INVALID_PARAMETER: u32 = 20001;
     pub const UNAUTHORIZED: u32 = 20003;
     pub const METHOD_NOT_ALLOWED: u32 = 20004;
+    pub const FORBIDDEN: u32 = 20403;
+    pub const ACCOUNT_CLOSED: u32 = 21479;
     pub const NOT_FOUND: u32 = 20404;
     pub const CONFLICT: u32 = 20409;
     pub const PAYLOAD_TOO_LARGE: u32 = 20413;
@@ -36,6 +38,12 @@ pub enum ApiError {
     BadCredentials,
     #[error("Method not allowed")]
     MethodNotAllowed { allow: HeaderValue },
+    /// 403 / 20403: authenticated, but these credentials may not do this (COMPAT §16.4).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 400 / 21479: a closed account cannot be given another status (COMPAT §16.4).
+    #[error("{0}")]
+    AccountClosed(String),
     #[error("{0}")]
     Conflict(String),
     #[error("Request Entity Too Large")]
@@ -79,6 +87,8 @@ impl ApiError {
             }
             ApiError::NoCredentials | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::AccountClosed(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -95,6 +105,8 @@ impl ApiError {
             }
             ApiError::NoCredentials | ApiError::BadCredentials => codes::UNAUTHORIZED,
             ApiError::MethodNotAllowed { .. } => codes::METHOD_NOT_ALLOWED,
+            ApiError::Forbidden(_) => codes::FORBIDDEN,
+            ApiError::AccountClosed(_) => codes::ACCOUNT_CLOSED,
             ApiError::Conflict(_) => codes::CONFLICT,
             ApiError::PayloadTooLarge => codes::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => codes::TOO_MANY_REQUESTS,

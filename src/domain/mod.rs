@@ -1,6 +1,7 @@
 //! Rules and multi-step operations per resource. Handlers call exactly one operation here;
 //! SQL stays in the store.
 
+pub mod accounts;
 pub mod builder;
 pub mod builds;
 pub mod containers;

@@ -6,6 +6,8 @@ use rand::RngCore;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prefix {
     Account,
+    /// API keys (COMPAT §16).
+    Key,
     Service,
     Environment,
     Variable,
@@ -23,6 +25,7 @@ impl Prefix {
     pub const fn as_str(self) -> &'static str {
         match self {
             Prefix::Account => "AC",
+            Prefix::Key => "SK",
             Prefix::Service => "ZS",
             Prefix::Environment => "ZE",
             Prefix::Variable => "ZV",

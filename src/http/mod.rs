@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use tower::ServiceExt;
 
+pub mod accounts;
 pub mod asset_versions;
 pub mod assets;
 pub mod auth;
@@ -99,8 +100,9 @@ async fn dispatch(state: AppState, api: Router, req: Request) -> Response {
     let mut req = trim_trailing_slash(req);
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let response = match auth::authenticate(&state, req.headers()).await {
-        Ok(account) => {
-            req.extensions_mut().insert(account);
+        Ok(caller) => {
+            req.extensions_mut().insert(caller.account.credentials());
+            req.extensions_mut().insert(caller);
             match api.oneshot(req).await {
                 Ok(response) => twilio_method_not_allowed(response),
                 Err(never) => match never {},
@@ -236,6 +238,26 @@ fn api_router(state: AppState) -> Router {
             get(variables::fetch_variable)
                 .post(variables::update_variable)
                 .delete(variables::delete_variable),
+        )
+        // The 2010-04-01 subset (COMPAT §16). The router cannot match a parameter followed by
+        // `.json` in one segment, so those handlers strip it (and 404 without it).
+        .route(
+            "/2010-04-01/Accounts.json",
+            get(accounts::list_account).post(accounts::create_account),
+        )
+        .route(
+            "/2010-04-01/Accounts/{sid}",
+            get(accounts::fetch_account).post(accounts::update_account),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Keys.json",
+            get(accounts::list_key).post(accounts::create_key),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Keys/{sid}",
+            get(accounts::fetch_key)
+                .post(accounts::update_key)
+                .delete(accounts::delete_key),
         )
         .fallback(not_found)
         .with_state(state)

@@ -16,9 +16,10 @@ use async_trait::async_trait;
 use quick_cache::Equivalent;
 
 use super::{
-    Account, Build, BuildDetail, BuildQuota, BuildStatus, Container, ContainerKind, Deployment,
-    Encoded, Environment, Log, LogFilter, Page, PageRequest, Service, ServiceKey, ServicePatch,
-    Site, SiteChange, Store, StoreResult, Variable, Version,
+    Account, AccountFilter, AccountPatch, AccountRecord, AccountScope, ApiKey, Build, BuildDetail,
+    BuildQuota, BuildStatus, Container, ContainerKind, Deployment, Encoded, Environment, Log,
+    LogFilter, Page, PageRequest, Service, ServiceKey, ServicePatch, Site, SiteChange, Store,
+    StoreResult, Variable, Version,
 };
 
 /// What the cache holds, by owned key.
@@ -197,6 +198,66 @@ impl<S: Store> Store for CachedStore<S> {
 
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         self.inner.list_accounts().await
+    }
+
+    // Accounts and keys pass through: authentication keeps its own short-lived account cache,
+    // and keys are read from the database on every use.
+    async fn create_account(&self, account: &AccountRecord) -> StoreResult<AccountRecord> {
+        self.inner.create_account(account).await
+    }
+
+    async fn account_record(&self, sid: &str) -> StoreResult<Option<AccountRecord>> {
+        self.inner.account_record(sid).await
+    }
+
+    async fn list_account_records(
+        &self,
+        scope: AccountScope<'_>,
+        filter: &AccountFilter<'_>,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccountRecord>> {
+        self.inner.list_account_records(scope, filter, page).await
+    }
+
+    async fn update_account(
+        &self,
+        sid: &str,
+        patch: &AccountPatch,
+        now: i64,
+    ) -> StoreResult<AccountRecord> {
+        self.inner.update_account(sid, patch, now).await
+    }
+
+    async fn create_key(&self, key: &ApiKey) -> StoreResult<ApiKey> {
+        self.inner.create_key(key).await
+    }
+
+    async fn key(&self, account_sid: &str, sid: &str) -> StoreResult<ApiKey> {
+        self.inner.key(account_sid, sid).await
+    }
+
+    async fn key_for_auth(&self, sid: &str) -> StoreResult<Option<ApiKey>> {
+        self.inner.key_for_auth(sid).await
+    }
+
+    async fn list_keys(&self, account_sid: &str, page: PageRequest) -> StoreResult<Page<ApiKey>> {
+        self.inner.list_keys(account_sid, page).await
+    }
+
+    async fn rename_key(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        friendly_name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<ApiKey> {
+        self.inner
+            .rename_key(account_sid, sid, friendly_name, now)
+            .await
+    }
+
+    async fn delete_key(&self, account_sid: &str, sid: &str) -> StoreResult<()> {
+        self.inner.delete_key(account_sid, sid).await
     }
 
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service> {

@@ -47,6 +47,7 @@ async fn with_account(store: &dyn Store) {
 pub async fn suite(store: &dyn Store) {
     leases_and_holds(store).await;
     accounts(store).await;
+    subaccounts_and_keys(store).await;
     services(store).await;
     containers_and_paging(store).await;
     versions(store).await;
@@ -99,6 +100,217 @@ async fn accounts(store: &dyn Store) {
     );
     assert!(store.account("ACnope").await.unwrap().is_none());
     assert_eq!(store.first_account().await.unwrap().unwrap().sid, ACCOUNT);
+}
+
+fn subaccount(n: u32) -> AccountRecord {
+    AccountRecord {
+        seq: 0,
+        sid: crate::domain::sid::generate(crate::domain::sid::Prefix::Account),
+        auth_token: format!("token{n}"),
+        friendly_name: format!("Sub {n}"),
+        status: AccountStatus::Active,
+        owner_account_sid: Some(ACCOUNT.into()),
+        date_created: 10 + i64::from(n),
+        date_updated: 10 + i64::from(n),
+    }
+}
+
+fn api_key(account: &str, n: u32) -> ApiKey {
+    ApiKey {
+        seq: 0,
+        sid: format!("SK{n:032x}"),
+        account_sid: account.to_owned(),
+        friendly_name: n.is_multiple_of(2).then(|| format!("key {n}")),
+        secret_hash: format!("{n:064x}"),
+        date_created: 20,
+        date_updated: 20,
+    }
+}
+
+async fn subaccounts_and_keys(store: &dyn Store) {
+    // The main account (made by `upsert_account`) has no owner and is active.
+    let main = store.account_record(ACCOUNT).await.unwrap().unwrap();
+    assert_eq!(main.owner_account_sid, None);
+    assert_eq!(main.status, AccountStatus::Active);
+    assert!(store.account_record("ACnope").await.unwrap().is_none());
+
+    let one = store.create_account(&subaccount(1)).await.unwrap();
+    let two = store.create_account(&subaccount(2)).await.unwrap();
+    assert!(one.seq > main.seq && two.seq > one.seq);
+    assert_eq!(one.owner_account_sid.as_deref(), Some(ACCOUNT));
+    assert_eq!(
+        store.account(&two.sid).await.unwrap().unwrap().auth_token,
+        "token2"
+    );
+    // A subaccount never becomes the bootstrap account.
+    assert_eq!(store.first_account().await.unwrap().unwrap().sid, ACCOUNT);
+    let orphan = AccountRecord {
+        owner_account_sid: Some("AC0000000000000000000000000000dead".into()),
+        ..subaccount(3)
+    };
+    assert!(matches!(
+        store.create_account(&orphan).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.create_account(&one).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // The family: the main account first, then its subaccounts, paged by keyset.
+    let first = PageRequest {
+        cursor: Cursor::Offset(0),
+        size: 2,
+    };
+    let everyone = AccountFilter::default();
+    let family = AccountScope::Family(ACCOUNT);
+    let page = store
+        .list_account_records(family, &everyone, first)
+        .await
+        .unwrap();
+    let sids: Vec<_> = page.items.iter().map(|a| a.sid.as_str()).collect();
+    assert_eq!(sids, [ACCOUNT, one.sid.as_str()]);
+    assert!(page.has_next);
+    let next = PageRequest {
+        cursor: Cursor::After(page.items[1].seq),
+        size: 2,
+    };
+    let page = store
+        .list_account_records(family, &everyone, next)
+        .await
+        .unwrap();
+    assert_eq!(page.items, vec![two.clone()]);
+    assert!(!page.has_next);
+    let alone = store
+        .list_account_records(AccountScope::Only(&one.sid), &everyone, first)
+        .await
+        .unwrap();
+    assert_eq!(alone.items, vec![one.clone()]);
+    let named = AccountFilter {
+        friendly_name: Some("Sub 2"),
+        status: None,
+    };
+    let page = store
+        .list_account_records(family, &named, first)
+        .await
+        .unwrap();
+    assert_eq!(page.items, vec![two.clone()]);
+
+    // Updates; closed is final whatever a later update says.
+    let suspended = store
+        .update_account(
+            &one.sid,
+            &AccountPatch {
+                friendly_name: None,
+                status: Some(AccountStatus::Suspended),
+            },
+            30,
+        )
+        .await
+        .unwrap();
+    assert_eq!(suspended.status, AccountStatus::Suspended);
+    assert_eq!(suspended.friendly_name, "Sub 1");
+    assert_eq!(suspended.date_updated, 30);
+    let by_status = AccountFilter {
+        friendly_name: None,
+        status: Some(AccountStatus::Suspended),
+    };
+    let page = store
+        .list_account_records(family, &by_status, first)
+        .await
+        .unwrap();
+    assert_eq!(page.items, vec![suspended.clone()]);
+    let closed = store
+        .update_account(
+            &two.sid,
+            &AccountPatch {
+                friendly_name: Some("Gone".into()),
+                status: Some(AccountStatus::Closed),
+            },
+            31,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (closed.status, closed.friendly_name.as_str()),
+        (AccountStatus::Closed, "Gone")
+    );
+    let still = store
+        .update_account(
+            &two.sid,
+            &AccountPatch {
+                friendly_name: None,
+                status: Some(AccountStatus::Active),
+            },
+            32,
+        )
+        .await
+        .unwrap();
+    assert_eq!(still.status, AccountStatus::Closed);
+    assert!(matches!(
+        store
+            .update_account(
+                "AC0000000000000000000000000000dead",
+                &AccountPatch::default(),
+                1
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Keys: per account, creation order, renamed, deleted.
+    let k1 = store.create_key(&api_key(&one.sid, 1)).await.unwrap();
+    let k2 = store.create_key(&api_key(&one.sid, 2)).await.unwrap();
+    let other = store.create_key(&api_key(ACCOUNT, 3)).await.unwrap();
+    assert_eq!(k1.friendly_name, None);
+    assert!(matches!(
+        store
+            .create_key(&api_key("AC0000000000000000000000000000dead", 4))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.key(&one.sid, &k2.sid).await.unwrap(), k2);
+    assert!(matches!(
+        store.key(&one.sid, &other.sid).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .key_for_auth(&other.sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .account_sid,
+        ACCOUNT
+    );
+    let page = store.list_keys(&one.sid, first).await.unwrap();
+    assert_eq!(page.items, vec![k1.clone(), k2.clone()]);
+    assert!(!page.has_next);
+    let renamed = store
+        .rename_key(&one.sid, &k1.sid, Some("named"), 40)
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed.friendly_name.as_deref(), renamed.date_updated),
+        (Some("named"), 40)
+    );
+    let kept = store.rename_key(&one.sid, &k1.sid, None, 41).await.unwrap();
+    assert_eq!(kept.friendly_name.as_deref(), Some("named"));
+    assert!(matches!(
+        store.rename_key(ACCOUNT, &k1.sid, Some("x"), 42).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_key(ACCOUNT, &k1.sid).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_key(&one.sid, &k1.sid).await.unwrap();
+    assert!(store.key_for_auth(&k1.sid).await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_key(&one.sid, &k1.sid).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_key(ACCOUNT, &other.sid).await.unwrap();
 }
 
 async fn services(store: &dyn Store) {

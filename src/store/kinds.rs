@@ -1,4 +1,4 @@
-//! The closed sets of values rows hold (visibility, build status), typed in Rust and stored as
+//! The closed sets of values rows hold (visibility, build status, account status), typed in Rust and stored as
 //! their lowercase names in a text column by every backend.
 
 use std::fmt;
@@ -17,6 +17,14 @@ pub enum BuildStatus {
     Building,
     Completed,
     Failed,
+}
+
+/// An account's standing (COMPAT §16.4): only `active` accounts authenticate; `closed` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+    Closed,
 }
 
 /// A text value with a fixed set of names.
@@ -58,6 +66,22 @@ impl Named for BuildStatus {
             BuildStatus::Building => "building",
             BuildStatus::Completed => "completed",
             BuildStatus::Failed => "failed",
+        }
+    }
+}
+
+impl Named for AccountStatus {
+    const ALL: &'static [Self] = &[
+        AccountStatus::Active,
+        AccountStatus::Suspended,
+        AccountStatus::Closed,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Suspended => "suspended",
+            AccountStatus::Closed => "closed",
         }
     }
 }
@@ -122,7 +146,7 @@ macro_rules! text_column {
     )*};
 }
 
-text_column!(Visibility, BuildStatus);
+text_column!(Visibility, BuildStatus, AccountStatus);
 
 #[cfg(test)]
 mod tests {
@@ -135,6 +159,9 @@ mod tests {
         }
         for s in BuildStatus::ALL {
             assert_eq!(BuildStatus::from_name(s.as_str()), Some(*s));
+        }
+        for s in AccountStatus::ALL {
+            assert_eq!(AccountStatus::from_name(s.as_str()), Some(*s));
         }
         assert_eq!(Visibility::from_name("Public"), None);
     }

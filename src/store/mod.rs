@@ -17,7 +17,7 @@ mod tables;
 #[cfg(test)]
 mod conformance;
 
-pub use kinds::{BuildStatus, Named, Visibility};
+pub use kinds::{AccountStatus, BuildStatus, Named, Visibility};
 pub use paging::{Cursor, Page, PageRequest};
 pub use postgres::{postgres_test_schema, PgStore, TestSchema};
 pub use records::*;
@@ -68,6 +68,83 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Account {
     pub sid: String,
     pub auth_token: String,
+}
+
+impl AccountRecord {
+    /// The credentials part, as authentication and existing callers use it.
+    pub fn credentials(&self) -> Account {
+        Account {
+            sid: self.sid.clone(),
+            auth_token: self.auth_token.clone(),
+        }
+    }
+}
+
+/// An account with everything the 2010 API shows (COMPAT §16.2). `owner_account_sid` is
+/// `None` for a main (bootstrap) account, the parent's SID for a subaccount.
+#[derive(Clone, PartialEq, sqlx::FromRow)]
+pub struct AccountRecord {
+    pub seq: i64,
+    pub sid: String,
+    /// Stored as it is: the asset host needs it to check request signatures.
+    pub auth_token: String,
+    pub friendly_name: String,
+    pub status: AccountStatus,
+    pub owner_account_sid: Option<String>,
+    pub date_created: i64,
+    pub date_updated: i64,
+}
+
+/// Never shows the auth token, so a record logged by mistake leaks nothing.
+impl std::fmt::Debug for AccountRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRecord")
+            .field("seq", &self.seq)
+            .field("sid", &self.sid)
+            .field("auth_token", &"<redacted>")
+            .field("friendly_name", &self.friendly_name)
+            .field("status", &self.status)
+            .field("owner_account_sid", &self.owner_account_sid)
+            .field("date_created", &self.date_created)
+            .field("date_updated", &self.date_updated)
+            .finish()
+    }
+}
+
+/// Fields of an account to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatch {
+    pub friendly_name: Option<String>,
+    /// A `closed` account stays closed whatever this says (the store enforces it).
+    pub status: Option<AccountStatus>,
+}
+
+/// Which accounts a list covers.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountScope<'a> {
+    /// This main account and the subaccounts it owns.
+    Family(&'a str),
+    /// This account alone.
+    Only(&'a str),
+}
+
+/// List filters (COMPAT §16.3); `None` matches everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountFilter<'a> {
+    pub friendly_name: Option<&'a str>,
+    pub status: Option<AccountStatus>,
+}
+
+/// An API key (COMPAT §16.2). The secret itself is never stored, only its SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ApiKey {
+    pub seq: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub friendly_name: Option<String>,
+    pub secret_hash: String,
+    pub date_created: i64,
+    pub date_updated: i64,
 }
 
 /// A Service row (COMPAT §5.1).
@@ -148,6 +225,8 @@ macro_rules! positioned {
 }
 
 positioned!(
+    AccountRecord,
+    ApiKey,
     Service,
     Container,
     Version,
@@ -177,10 +256,50 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the account or replaces its auth token.
     async fn upsert_account(&self, account: &Account) -> StoreResult<()>;
     async fn account(&self, sid: &str) -> StoreResult<Option<Account>>;
-    /// Any one account, used at start to reuse credentials generated on an earlier start.
+    /// Any one main account (one without an owner), used at start to reuse credentials
+    /// generated on an earlier start.
     async fn first_account(&self) -> StoreResult<Option<Account>>;
     /// Every account, oldest first (for `depot migrate`).
     async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+
+    /// Inserts a subaccount (or any account with its every field); its `seq` is assigned.
+    /// `NotFound` when its owner does not exist; `Conflict` when the SID is taken.
+    async fn create_account(&self, account: &AccountRecord) -> StoreResult<AccountRecord>;
+    /// The account `sid` with every field, if it exists.
+    async fn account_record(&self, sid: &str) -> StoreResult<Option<AccountRecord>>;
+    /// One page of the accounts in `scope` that match `filter`, in creation order.
+    async fn list_account_records(
+        &self,
+        scope: AccountScope<'_>,
+        filter: &AccountFilter<'_>,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccountRecord>>;
+    /// Changes an account in one statement; a closed account's status is left closed.
+    async fn update_account(
+        &self,
+        sid: &str,
+        patch: &AccountPatch,
+        now: i64,
+    ) -> StoreResult<AccountRecord>;
+
+    /// Inserts an API key; `NotFound` when its account does not exist.
+    async fn create_key(&self, key: &ApiKey) -> StoreResult<ApiKey>;
+    /// The key `sid` of `account_sid`; `NotFound` otherwise.
+    async fn key(&self, account_sid: &str, sid: &str) -> StoreResult<ApiKey>;
+    /// The key `sid` whatever its account, for authentication. Always read from the
+    /// database (never cached), so a deleted key is refused from the next request on, on
+    /// every node.
+    async fn key_for_auth(&self, sid: &str) -> StoreResult<Option<ApiKey>>;
+    async fn list_keys(&self, account_sid: &str, page: PageRequest) -> StoreResult<Page<ApiKey>>;
+    /// Sets a key's friendly name when `friendly_name` is given, and its `date_updated`.
+    async fn rename_key(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        friendly_name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<ApiKey>;
+    async fn delete_key(&self, account_sid: &str, sid: &str) -> StoreResult<()>;
 
     /// Inserts `service` unless the account already holds `max_services` (0 = no limit).
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service>;

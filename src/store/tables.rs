@@ -3,6 +3,10 @@
 
 use super::ContainerKind;
 
+pub const ACCOUNT_COLUMNS: &str = "seq, sid, auth_token, friendly_name, status, \
+     owner_account_sid, date_created, date_updated";
+pub const KEY_COLUMNS: &str =
+    "seq, sid, account_sid, friendly_name, secret_hash, date_created, date_updated";
 pub const SERVICE_COLUMNS: &str = "seq, sid, account_sid, friendly_name, unique_name, \
      include_credentials, ui_editable, domain_base, date_created, date_updated";
 pub const CONTAINER_COLUMNS: &str =

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed step is a failed test.
 
+mod accounts;
 mod assets;
 mod builds;
 mod connections;

@@ -172,8 +172,62 @@ def hosting(c):
     svc.delete()
 
 
+def accounts_and_keys(c):
+    """Subaccounts and API keys through the 2010-04-01 API (COMPAT §16)."""
+    c.api.base_url = URL
+    accounts = c.api.v2010.accounts
+    sub = accounts.create(friendly_name="compat team")
+    check(sub.sid.startswith("AC") and len(sub.sid) == 34, "subaccount sid")
+    check(sub.owner_account_sid == SID and sub.status == "active", "subaccount owner and status")
+    check(len(sub.auth_token) == 32, "subaccount auth_token")
+    check(sub.date_created is not None and sub.date_created.year >= 2024, "RFC 2822 date parsed")
+    listed = [a.sid for a in accounts.list()]
+    check(listed[0] == SID and sub.sid in listed, f"accounts list {listed}")
+    check(accounts(sub.sid).fetch().friendly_name == "compat team", "subaccount fetch")
+    renamed = accounts(sub.sid).update(friendly_name="renamed team")
+    check(renamed.friendly_name == "renamed team", "subaccount update")
+
+    sc = Client(sub.sid, sub.auth_token)
+    sc.api.base_url = URL
+    sc.serverless.base_url = URL
+    key = sc.api.v2010.accounts(sub.sid).new_keys.create(friendly_name="compat key")
+    check(key.sid.startswith("SK") and len(key.secret) == 32, "new key with its secret")
+    keys = sc.api.v2010.accounts(sub.sid).keys
+    check([k.sid for k in keys.list()] == [key.sid], "keys list")
+    check(keys(key.sid).fetch().friendly_name == "compat key", "key fetch")
+    check(keys(key.sid).update(friendly_name="ci").friendly_name == "ci", "key update")
+
+    kc = Client(key.sid, key.secret, sub.sid)
+    kc.api.base_url = URL
+    kc.serverless.base_url = URL
+    made = kc.serverless.v1.services.create(unique_name="by-key", friendly_name="By key")
+    check(made.account_sid == sub.sid, "a key acts as its account on Serverless")
+    check([s.sid for s in sc.serverless.v1.services.list()] == [made.sid], "the account sees it")
+    check(all(s.sid != made.sid for s in c.serverless.v1.services.list()), "the parent does not")
+    try:
+        kc.api.v2010.accounts(sub.sid).fetch()
+        check(False, "a key must be refused on the 2010 API")
+    except TwilioRestException as e:
+        check(e.status == 403 and e.code == 20403, f"key on 2010 is 403/20403, got {e.status}/{e.code}")
+    check(keys(key.sid).delete() is True, "key delete")
+    try:
+        kc.serverless.v1.services(made.sid).fetch()
+        check(False, "a deleted key must be refused")
+    except TwilioRestException as e:
+        check(e.status == 401 and e.code == 20003, f"deleted key is 401/20003, got {e.status}/{e.code}")
+
+    suspended = accounts(sub.sid).update(status="suspended")
+    check(suspended.status == "suspended", "subaccount suspended")
+    try:
+        sc.serverless.v1.services(made.sid).fetch()
+        check(False, "a suspended account must be refused")
+    except TwilioRestException as e:
+        check(e.status == 401, "suspended account is 401")
+
+
 def main():
     c = client()
+    accounts_and_keys(c)
     service = services(c)
     seed_operations(c, service)
     paging(c, service)

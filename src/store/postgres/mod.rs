@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 
+mod accounts;
 mod builds;
 mod claims;
 mod containers;
@@ -30,9 +31,10 @@ mod upkeep;
 pub use testing::{postgres_test_schema, TestSchema};
 
 use crate::store::{
-    Account, Build, BuildDetail, BuildQuota, BuildStatus, Container, ContainerKind, Deployment,
-    Encoded, Environment, Log, LogFilter, Page, PageRequest, Prune, Pruned, Service, ServiceKey,
-    ServicePatch, Site, SiteChange, Store, StoreError, StoreResult, Variable, Version,
+    Account, AccountFilter, AccountPatch, AccountRecord, AccountScope, ApiKey, Build, BuildDetail,
+    BuildQuota, BuildStatus, Container, ContainerKind, Deployment, Encoded, Environment, Log,
+    LogFilter, Page, PageRequest, Prune, Pruned, Service, ServiceKey, ServicePatch, Site,
+    SiteChange, Store, StoreError, StoreResult, Variable, Version,
 };
 use errors::{backend, map_err};
 
@@ -135,6 +137,62 @@ impl Store for PgStore {
 
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         services::list_accounts(&self.pool).await
+    }
+
+    async fn create_account(&self, account: &AccountRecord) -> StoreResult<AccountRecord> {
+        accounts::create_account(&self.pool, account).await
+    }
+
+    async fn account_record(&self, sid: &str) -> StoreResult<Option<AccountRecord>> {
+        accounts::account_record(&self.pool, sid).await
+    }
+
+    async fn list_account_records(
+        &self,
+        scope: AccountScope<'_>,
+        filter: &AccountFilter<'_>,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccountRecord>> {
+        accounts::list_account_records(&self.pool, scope, filter, page).await
+    }
+
+    async fn update_account(
+        &self,
+        sid: &str,
+        patch: &AccountPatch,
+        now: i64,
+    ) -> StoreResult<AccountRecord> {
+        accounts::update_account(&self.pool, sid, patch, now).await
+    }
+
+    async fn create_key(&self, key: &ApiKey) -> StoreResult<ApiKey> {
+        accounts::create_key(&self.pool, key).await
+    }
+
+    async fn key(&self, account_sid: &str, sid: &str) -> StoreResult<ApiKey> {
+        accounts::key(&self.pool, account_sid, sid).await
+    }
+
+    async fn key_for_auth(&self, sid: &str) -> StoreResult<Option<ApiKey>> {
+        accounts::key_for_auth(&self.pool, sid).await
+    }
+
+    async fn list_keys(&self, account_sid: &str, page: PageRequest) -> StoreResult<Page<ApiKey>> {
+        accounts::list_keys(&self.pool, account_sid, page).await
+    }
+
+    async fn rename_key(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        friendly_name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<ApiKey> {
+        accounts::rename_key(&self.pool, (account_sid, sid), friendly_name, now).await
+    }
+
+    async fn delete_key(&self, account_sid: &str, sid: &str) -> StoreResult<()> {
+        accounts::delete_key(&self.pool, account_sid, sid).await
     }
 
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service> {

@@ -11,8 +11,8 @@ use crate::store::{
 
 pub async fn upsert_account(pool: &PgPool, account: &Account) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO accounts (sid, auth_token, date_created) VALUES ($1, $2, $3) \
-         ON CONFLICT (sid) DO UPDATE SET auth_token = EXCLUDED.auth_token",
+        "INSERT INTO accounts (sid, auth_token, date_created, date_updated) \
+         VALUES ($1, $2, $3, $3) ON CONFLICT (sid) DO UPDATE SET auth_token = EXCLUDED.auth_token",
     )
     .bind(&account.sid)
     .bind(&account.auth_token)
@@ -32,14 +32,17 @@ pub async fn account(pool: &PgPool, sid: &str) -> StoreResult<Option<Account>> {
 }
 
 pub async fn first_account(pool: &PgPool) -> StoreResult<Option<Account>> {
-    sqlx::query_as("SELECT sid, auth_token FROM accounts ORDER BY date_created, sid LIMIT 1")
-        .fetch_optional(pool)
-        .await
-        .map_err(map_err)
+    sqlx::query_as(
+        "SELECT sid, auth_token FROM accounts WHERE owner_account_sid IS NULL \
+         ORDER BY seq LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(map_err)
 }
 
 pub async fn list_accounts(pool: &PgPool) -> StoreResult<Vec<Account>> {
-    sqlx::query_as("SELECT sid, auth_token FROM accounts ORDER BY date_created, sid")
+    sqlx::query_as("SELECT sid, auth_token FROM accounts ORDER BY seq")
         .fetch_all(pool)
         .await
         .map_err(map_err)

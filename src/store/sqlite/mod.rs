@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 };
 use sqlx::ConnectOptions;
 
+mod accounts;
 mod builds;
 mod claims;
 mod containers;
@@ -29,9 +30,10 @@ use errors::backend;
 
 use crate::store::paging::{Page, PageRequest};
 use crate::store::{
-    Account, Build, BuildDetail, BuildQuota, BuildStatus, Container, ContainerKind, Deployment,
-    Encoded, Environment, Log, LogFilter, Prune, Pruned, Service, ServiceKey, ServicePatch, Site,
-    SiteChange, Store, StoreResult, Variable, Version,
+    Account, AccountFilter, AccountPatch, AccountRecord, AccountScope, ApiKey, Build, BuildDetail,
+    BuildQuota, BuildStatus, Container, ContainerKind, Deployment, Encoded, Environment, Log,
+    LogFilter, Prune, Pruned, Service, ServiceKey, ServicePatch, Site, SiteChange, Store,
+    StoreResult, Variable, Version,
 };
 use writer::Writer;
 
@@ -100,6 +102,62 @@ impl Store for SqliteStore {
 
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         services::list_accounts(&self.readers).await
+    }
+
+    async fn create_account(&self, account: &AccountRecord) -> StoreResult<AccountRecord> {
+        accounts::create_account(&self.writer, account).await
+    }
+
+    async fn account_record(&self, sid: &str) -> StoreResult<Option<AccountRecord>> {
+        accounts::account_record(&self.readers, sid).await
+    }
+
+    async fn list_account_records(
+        &self,
+        scope: AccountScope<'_>,
+        filter: &AccountFilter<'_>,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccountRecord>> {
+        accounts::list_account_records(&self.readers, scope, filter, page).await
+    }
+
+    async fn update_account(
+        &self,
+        sid: &str,
+        patch: &AccountPatch,
+        now: i64,
+    ) -> StoreResult<AccountRecord> {
+        accounts::update_account(&self.writer, sid, patch, now).await
+    }
+
+    async fn create_key(&self, key: &ApiKey) -> StoreResult<ApiKey> {
+        accounts::create_key(&self.writer, key).await
+    }
+
+    async fn key(&self, account_sid: &str, sid: &str) -> StoreResult<ApiKey> {
+        accounts::key(&self.readers, account_sid, sid).await
+    }
+
+    async fn key_for_auth(&self, sid: &str) -> StoreResult<Option<ApiKey>> {
+        accounts::key_for_auth(&self.readers, sid).await
+    }
+
+    async fn list_keys(&self, account_sid: &str, page: PageRequest) -> StoreResult<Page<ApiKey>> {
+        accounts::list_keys(&self.readers, account_sid, page).await
+    }
+
+    async fn rename_key(
+        &self,
+        account_sid: &str,
+        sid: &str,
+        friendly_name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<ApiKey> {
+        accounts::rename_key(&self.writer, (account_sid, sid), friendly_name, now).await
+    }
+
+    async fn delete_key(&self, account_sid: &str, sid: &str) -> StoreResult<()> {
+        accounts::delete_key(&self.writer, account_sid, sid).await
     }
 
     async fn create_service(&self, service: &Service, max_services: u32) -> StoreResult<Service> {

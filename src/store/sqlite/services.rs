@@ -11,16 +11,19 @@ use crate::store::{Account, Service, ServiceKey, ServicePatch, StoreError, Store
 
 pub async fn upsert_account(writer: &Writer, account: &Account) -> StoreResult<()> {
     let account = account.clone();
+    let now = crate::clock::now();
     writer
         .write_one(move |conn| {
             Box::pin(async move {
                 sqlx::query(
-                    "INSERT INTO accounts (sid, auth_token, date_created) VALUES (?, ?, ?) \
+                    "INSERT INTO accounts (seq, sid, auth_token, date_created, date_updated) \
+                     VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM accounts), ?, ?, ?, ?) \
                      ON CONFLICT (sid) DO UPDATE SET auth_token = excluded.auth_token",
                 )
                 .bind(&account.sid)
                 .bind(&account.auth_token)
-                .bind(crate::clock::now())
+                .bind(now)
+                .bind(now)
                 .execute(conn)
                 .await
                 .map_err(map_err)?;
@@ -39,14 +42,17 @@ pub async fn account(readers: &SqlitePool, sid: &str) -> StoreResult<Option<Acco
 }
 
 pub async fn first_account(readers: &SqlitePool) -> StoreResult<Option<Account>> {
-    sqlx::query_as("SELECT sid, auth_token FROM accounts ORDER BY date_created, sid LIMIT 1")
-        .fetch_optional(readers)
-        .await
-        .map_err(map_err)
+    sqlx::query_as(
+        "SELECT sid, auth_token FROM accounts WHERE owner_account_sid IS NULL \
+         ORDER BY seq LIMIT 1",
+    )
+    .fetch_optional(readers)
+    .await
+    .map_err(map_err)
 }
 
 pub async fn list_accounts(readers: &SqlitePool) -> StoreResult<Vec<Account>> {
-    sqlx::query_as("SELECT sid, auth_token FROM accounts ORDER BY date_created, sid")
+    sqlx::query_as("SELECT sid, auth_token FROM accounts ORDER BY seq")
         .fetch_all(readers)
         .await
         .map_err(map_err)
