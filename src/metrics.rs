@@ -145,7 +145,11 @@ pub fn api_route(path: &str) -> &'static str {
 }
 
 /// Every API route depot serves, as [`api_route`] writes them.
-const ROUTES: [&str; 24] = [
+const ROUTES: [&str; 28] = [
+    "/2010-04-01/Accounts.json",
+    "/2010-04-01/Accounts/{id}",
+    "/2010-04-01/Accounts/{id}/Keys.json",
+    "/2010-04-01/Accounts/{id}/Keys/{id}",
     "/healthz",
     "/v1/Services",
     "/v1/Services/{id}",
@@ -183,6 +187,10 @@ mod tests {
             "/v1/Services/{id}/Assets/{id}/Versions"
         );
         assert_eq!(api_route("/v1/Services"), "/v1/Services");
+        assert_eq!(
+            api_route("/2010-04-01/Accounts/AC1/Keys/SK1.json"),
+            "/2010-04-01/Accounts/{id}/Keys/{id}"
+        );
         assert_eq!(api_route("/v1/Services/x/Nope/y"), "other");
         assert_eq!(api_route("/../../etc/passwd"), "other");
     }

@@ -74,10 +74,25 @@ pub async fn copy(
             return Err(MigrateError::TargetNotEmpty(account.sid.clone()));
         }
     }
+    // Every field of each account, main accounts before the subaccounts they own.
+    let mut records = Vec::new();
+    for account in &accounts {
+        if let Some(record) = from.account_record(&account.sid).await? {
+            records.push(record);
+        }
+    }
+    records.sort_by_key(|r| (r.owner_account_sid.is_some(), r.date_created, r.seq));
+    for record in &records {
+        to.create_account(record).await?;
+        copied.accounts += 1;
+        // Keys keep their SIDs and secret hashes: their secrets go on working.
+        for key in all(|p| from.list_keys(&record.sid, p)).await? {
+            to.create_key(&key).await?;
+            copied.rows += 1;
+        }
+    }
     let mut contents = BTreeSet::new();
     for account in &accounts {
-        to.upsert_account(account).await?;
-        copied.accounts += 1;
         let services = all(|p| from.list_services(&account.sid, p)).await?;
         for service in services {
             progress(format!("service {} ({})", service.sid, service.unique_name));

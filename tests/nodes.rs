@@ -470,6 +470,22 @@ fn migrate_copies_everything_with_its_sids_dates_and_bytes() {
             &[("BuildSid", &build)],
         );
     }
+    // A subaccount and an API key move too; the key's secret goes on working.
+    let subaccount = post(
+        &node,
+        "/2010-04-01/Accounts.json",
+        &[("FriendlyName", "team")],
+    );
+    let subaccount = subaccount["sid"].as_str().unwrap().to_owned();
+    let key = post(
+        &node,
+        &format!("/2010-04-01/Accounts/{SID}/Keys.json"),
+        &[("FriendlyName", "ci")],
+    );
+    let (key_sid, secret) = (
+        key["sid"].as_str().unwrap().to_owned(),
+        key["secret"].as_str().unwrap().to_owned(),
+    );
     let before = snapshot(&node, &service, &environment_sid);
     let served = fetch(&node, &domain, "/site.css");
     assert_eq!(served, (200, text.clone()));
@@ -497,7 +513,7 @@ fn migrate_copies_everything_with_its_sids_dates_and_bytes() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("copied 1 accounts"),
+        stdout.contains("copied 2 accounts"),
         "{stdout} ({source_dir})"
     );
     assert!(stdout.contains("2 blobs"), "{stdout}");
@@ -515,6 +531,15 @@ fn migrate_copies_everything_with_its_sids_dates_and_bytes() {
 
     let moved = start(&target);
     assert_eq!(snapshot(&moved, &service, &environment_sid), before);
+    let (status, record) = get(&moved, &format!("/2010-04-01/Accounts/{subaccount}.json"));
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["owner_account_sid"], SID);
+    let with_key = client()
+        .get(format!("{}/v1/Services/{service}", moved.base))
+        .basic_auth(&key_sid, Some(&secret))
+        .send()
+        .unwrap();
+    assert_eq!(with_key.status(), 200);
     assert_eq!(fetch(&moved, &domain, "/site.css"), (200, text));
     let (status, version) = get(
         &moved,
