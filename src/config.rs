@@ -47,6 +47,10 @@ pub enum Command {
     Rollback(crate::cli::manage::EnvironmentArgs),
     /// Print an environment's logs (`--follow` for new ones as they come).
     Logs(crate::cli::manage::LogsArgs),
+    /// Create or list subaccounts (needs the account's auth token, not a key).
+    Accounts(crate::cli::accounts::AccountsArgs),
+    /// Create, list or delete API keys (needs the account's auth token, not a key).
+    Keys(crate::cli::accounts::KeysArgs),
 }
 
 /// Flags of `depot migrate`. URLs may hold passwords, so none is printed.

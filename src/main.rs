@@ -36,6 +36,8 @@ async fn main() -> std::process::ExitCode {
         Command::Ls(args) => client("ls", depot::cli::manage::ls(&args).await),
         Command::Rollback(args) => client("rollback", depot::cli::manage::rollback(&args).await),
         Command::Logs(args) => client("logs", depot::cli::manage::logs(&args).await),
+        Command::Accounts(args) => client("accounts", depot::cli::accounts::accounts(&args).await),
+        Command::Keys(args) => client("keys", depot::cli::accounts::keys(&args).await),
     }
 }
 

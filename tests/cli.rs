@@ -544,3 +544,56 @@ fn metrics_request_ids_and_json_logs() {
     assert_eq!(parsed["fields"]["request_id"], request_id.as_str());
     assert!(!logs.contains(TOKEN), "a token reached the logs");
 }
+
+#[test]
+fn accounts_and_keys_commands_drive_the_2010_api() {
+    let data = tempfile::tempdir().unwrap();
+    let mut depot = start(
+        data.path(),
+        &[("DEPOT_ACCOUNT_SID", SID), ("DEPOT_AUTH_TOKEN", TOKEN)],
+    );
+    let (ok, out, err) = client_command(
+        &depot.base,
+        &["accounts", "create", "--friendly-name", "team"],
+    );
+    assert!(ok, "{err}");
+    let subaccount = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("DEPOT_ACCOUNT_SID="))
+        .unwrap()
+        .to_owned();
+    let (ok, out, err) = client_command(&depot.base, &["accounts", "list"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(SID) && out.contains(&subaccount), "{out}");
+
+    let (ok, out, err) = client_command(&depot.base, &["keys", "create", "--friendly-name", "ci"]);
+    assert!(ok, "{err}");
+    let value = |name: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(name).map(str::to_owned))
+            .unwrap()
+    };
+    let (key, secret) = (value("DEPOT_API_KEY="), value("DEPOT_API_SECRET="));
+    // The key works for the Serverless API through every client command.
+    let with_key = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_depot"))
+            .args(args)
+            .args(["--url", &depot.base])
+            .env_remove("DEPOT_ACCOUNT_SID")
+            .env_remove("DEPOT_AUTH_TOKEN")
+            .env("DEPOT_API_KEY", &key)
+            .env("DEPOT_API_SECRET", &secret)
+            .output()
+            .unwrap()
+    };
+    assert!(with_key(&["ls"]).status.success());
+    let (ok, out, _) = client_command(&depot.base, &["keys", "list"]);
+    assert!(ok && out.contains(&key), "{out}");
+    let (ok, _, err) = client_command(&depot.base, &["keys", "delete", &key]);
+    assert!(ok, "{err}");
+    let refused = with_key(&["ls"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"));
+    sigterm(&depot.child);
+    assert!(wait_exit(&mut depot.child).success());
+}

@@ -10,19 +10,24 @@ use serde_json::Value;
 #[derive(Clone, Args)]
 pub struct Connection {
     /// depot's API, e.g. `http://127.0.0.1:4000`.
-    #[arg(long, env = "DEPOT_URL", default_value = "http://127.0.0.1:4000")]
+    #[arg(
+        long,
+        env = "DEPOT_URL",
+        default_value = "http://127.0.0.1:4000",
+        global = true
+    )]
     pub url: url::Url,
     /// Account SID (`AC…`), with `--auth-token`.
-    #[arg(long, env = "DEPOT_ACCOUNT_SID")]
+    #[arg(long, env = "DEPOT_ACCOUNT_SID", global = true)]
     pub account_sid: Option<String>,
     /// Auth token of `--account-sid`.
-    #[arg(long, env = "DEPOT_AUTH_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "DEPOT_AUTH_TOKEN", hide_env_values = true, global = true)]
     pub auth_token: Option<String>,
     /// API key SID (`SK…`), with `--api-secret`; used instead of the account's token.
-    #[arg(long, env = "DEPOT_API_KEY")]
+    #[arg(long, env = "DEPOT_API_KEY", global = true)]
     pub api_key: Option<String>,
     /// Secret of `--api-key`.
-    #[arg(long, env = "DEPOT_API_SECRET", hide_env_values = true)]
+    #[arg(long, env = "DEPOT_API_SECRET", hide_env_values = true, global = true)]
     pub api_secret: Option<String>,
 }
 
@@ -86,6 +91,10 @@ impl Api {
 
     pub async fn get(&self, path: &str) -> Result<Value, String> {
         self.send(path, || self.http.get(self.url(path))).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Value, String> {
+        self.send(path, || self.http.delete(self.url(path))).await
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Value, String> {
