@@ -49,6 +49,21 @@ pub fn generate(prefix: Prefix) -> String {
     sid
 }
 
+/// A new SID of `prefix` in a buffer on the stack: for the request id every response carries,
+/// where two allocations per request would show.
+pub fn generate_bytes(prefix: Prefix) -> [u8; 34] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut random = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut random);
+    let mut sid = [0u8; 34];
+    sid[..2].copy_from_slice(prefix.as_str().as_bytes());
+    for (i, byte) in random.iter().enumerate() {
+        sid[2 + 2 * i] = HEX[usize::from(byte >> 4)];
+        sid[3 + 2 * i] = HEX[usize::from(byte & 0x0f)];
+    }
+    sid
+}
+
 /// Whether `value` matches the spec's pattern `^{prefix}[0-9a-fA-F]{32}$`.
 pub fn is_valid(prefix: Prefix, value: &str) -> bool {
     value.len() == 34
@@ -67,6 +82,15 @@ pub fn is_canonical(prefix: Prefix, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stack_sids_are_valid_and_differ() {
+        let a = generate_bytes(Prefix::Request);
+        let b = generate_bytes(Prefix::Request);
+        let a = std::str::from_utf8(&a).unwrap();
+        assert!(is_valid(Prefix::Request, a), "{a}");
+        assert_ne!(a.as_bytes(), &b[..]);
+    }
 
     #[test]
     fn generated_sids_are_34_lowercase_hex_characters() {

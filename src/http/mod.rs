@@ -68,9 +68,10 @@ fn finish(
     started: std::time::Instant,
     mut response: Response,
 ) -> Response {
-    let request_id = crate::domain::sid::generate(crate::domain::sid::Prefix::Request);
+    let id = crate::domain::sid::generate_bytes(crate::domain::sid::Prefix::Request);
+    let request_id = std::str::from_utf8(&id).unwrap_or_default();
     let status = response.status().as_u16();
-    if let Ok(value) = header::HeaderValue::from_str(&request_id) {
+    if let Ok(value) = header::HeaderValue::from_bytes(&id) {
         response.headers_mut().insert("twilio-request-id", value);
     }
     let took = started.elapsed();
