@@ -6,12 +6,20 @@
 //! client cannot grow the number of series.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Latency buckets in seconds: the host answers in tens of microseconds, uploads in seconds.
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
+
+/// Whether a recorder is installed: without one, the request path skips even its clock reads.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 /// Installs the recorder and its HTTP listener at `addr` (answers `GET /metrics`).
 pub fn serve(addr: SocketAddr) -> Result<(), String> {
@@ -20,7 +28,9 @@ pub fn serve(addr: SocketAddr) -> Result<(), String> {
         .set_buckets(&LATENCY_BUCKETS)
         .map_err(|e| e.to_string())?
         .install()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    ENABLED.store(true, Ordering::Relaxed);
+    Ok(())
 }
 
 /// One answered request: `surface` is `api` or `host`.

@@ -41,7 +41,9 @@ pub fn handler(state: AppState) -> crate::server::Handler {
         // Routes by Host first, so an environment's domain never reaches the API (nor
         // `/healthz`). Each side is its own, smaller future.
         let state = state.clone();
-        let started = std::time::Instant::now();
+        // The clock is read only when something will use the duration.
+        let started = (crate::metrics::enabled() || tracing::enabled!(tracing::Level::DEBUG))
+            .then(std::time::Instant::now);
         let method = req.method().clone();
         if crate::host::is_asset_request(&state, &req) {
             Box::pin(async move {
@@ -49,7 +51,10 @@ pub fn handler(state: AppState) -> crate::server::Handler {
                 finish("host", "host", &method, started, response)
             })
         } else {
-            let route = crate::metrics::api_route(req.uri().path());
+            let route = match started {
+                Some(_) => crate::metrics::api_route(req.uri().path()),
+                None => "",
+            };
             let api = api.clone();
             Box::pin(async move {
                 let response = dispatch(state, api, req).await;
@@ -65,7 +70,7 @@ fn finish(
     surface: &'static str,
     route: &'static str,
     method: &Method,
-    started: std::time::Instant,
+    started: Option<std::time::Instant>,
     mut response: Response,
 ) -> Response {
     let id = crate::domain::sid::generate_bytes(crate::domain::sid::Prefix::Request);
@@ -74,8 +79,14 @@ fn finish(
     if let Ok(value) = header::HeaderValue::from_bytes(&id) {
         response.headers_mut().insert("twilio-request-id", value);
     }
+    let Some(started) = started else {
+        return response;
+    };
     let took = started.elapsed();
     tracing::debug!(%request_id, surface, route, %method, status, micros = took.as_micros() as u64, "request");
+    if !crate::metrics::enabled() {
+        return response;
+    }
     crate::metrics::request(surface, route, method.as_str(), status, took);
     if surface == "host" {
         if let Some(length) = response
