@@ -88,14 +88,22 @@ fn embedded() -> Shared {
 }
 
 fn start(shared: &Shared) -> Node {
+    start_with(shared, &[])
+}
+
+/// Starts a node on `shared`, with `envs` added to its environment.
+fn start_with(shared: &Shared, envs: &[(&str, &str)]) -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_depot"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_depot"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .args(["--database-url", &shared.database_url])
         .args(["--blob-url", &shared.blob_url])
         .env("DEPOT_ACCOUNT_SID", SID)
         .env("DEPOT_AUTH_TOKEN", TOKEN)
+        .envs(envs.iter().copied());
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -664,33 +672,12 @@ fn an_unreachable_database_or_bucket_means_503_then_recovery_without_restart() {
             .parse()
             .unwrap(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_depot"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(["--database-url", through.as_str()])
-        .args(["--blob-url", &shared.blob_url])
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", s3.port))
-        .env("DEPOT_ACCOUNT_SID", SID)
-        .env("DEPOT_AUTH_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let base = loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "depot exited");
-        if let Some(at) = line.find("http://") {
-            break line[at..].trim_end().to_owned();
-        }
+    let routed = Shared {
+        database_url: through.to_string(),
+        blob_url: shared.blob_url.clone(),
     };
-    std::thread::spawn(move || for _ in reader.lines() {});
-    let node = Node {
-        child,
-        base,
-        _dir: dir,
-    };
+    let s3_endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let node = start_with(&routed, &[("AWS_ENDPOINT_URL", &s3_endpoint)]);
     let service = post(
         &node,
         "/v1/Services",
