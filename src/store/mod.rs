@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 mod cache;
 mod kinds;
+pub(crate) mod listing;
 pub mod paging;
 mod postgres;
 mod records;
