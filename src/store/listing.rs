@@ -5,7 +5,8 @@
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::paging::{Cursor, PageRequest};
-use super::Positioned;
+use super::tables::LOG_COLUMNS;
+use super::{LogFilter, Positioned};
 
 /// A bound value in a list condition.
 #[derive(Clone, Copy)]
@@ -39,6 +40,26 @@ impl<'a> Listing<'a> {
             table,
             conditions: vec![(column, Arg::Text(scope))],
             descending: false,
+        }
+    }
+
+    /// An environment's Logs matching `filter`, newest first (COMPAT §5.12).
+    pub fn logs(environment_sid: &'a str, filter: &'a LogFilter) -> Self {
+        let mut conditions = vec![("environment_sid = ", Arg::Text(environment_sid))];
+        if let Some(start) = filter.start {
+            conditions.push(("date_created >= ", Arg::Int(start)));
+        }
+        if let Some(end) = filter.end {
+            conditions.push(("date_created <= ", Arg::Int(end)));
+        }
+        if let Some(function) = &filter.function_sid {
+            conditions.push(("function_sid = ", Arg::Text(function)));
+        }
+        Listing {
+            columns: LOG_COLUMNS,
+            table: "logs",
+            conditions,
+            descending: true,
         }
     }
 

@@ -3,7 +3,7 @@
 use sqlx::sqlite::SqlitePool;
 
 use super::errors::map_err;
-use super::listing::{fetch_row, list_rows, Arg, Listing};
+use super::listing::{fetch_row, list_rows, Listing};
 use super::writer::Writer;
 use crate::store::paging::{Page, PageRequest};
 use crate::store::tables::*;
@@ -56,21 +56,5 @@ pub async fn list_logs(
     filter: &LogFilter,
     page: PageRequest,
 ) -> StoreResult<Page<Log>> {
-    let mut conditions = vec![("environment_sid = ", Arg::Text(environment_sid))];
-    if let Some(start) = filter.start {
-        conditions.push(("date_created >= ", Arg::Int(start)));
-    }
-    if let Some(end) = filter.end {
-        conditions.push(("date_created <= ", Arg::Int(end)));
-    }
-    if let Some(function) = &filter.function_sid {
-        conditions.push(("function_sid = ", Arg::Text(function)));
-    }
-    let listing = Listing {
-        columns: LOG_COLUMNS,
-        table: "logs",
-        conditions,
-        descending: true,
-    };
-    list_rows(pool, &listing, page).await
+    list_rows(pool, &Listing::logs(environment_sid, filter), page).await
 }
