@@ -90,20 +90,22 @@ impl Api {
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, String> {
-        self.send(path, || self.http.get(self.url(path))).await
+        self.send(path, || Ok(self.http.get(self.url(path)))).await
     }
 
     pub async fn delete(&self, path: &str) -> Result<Value, String> {
-        self.send(path, || self.http.delete(self.url(path))).await
+        self.send(path, || Ok(self.http.delete(self.url(path))))
+            .await
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Value, String> {
         let body = form_body(form);
         self.send(path, || {
-            self.http
+            Ok(self
+                .http
                 .post(self.url(path))
                 .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(body.clone())
+                .body(body.clone()))
         })
         .await
     }
@@ -113,31 +115,24 @@ impl Api {
     where
         F: Fn() -> Result<reqwest::multipart::Form, String>,
     {
-        let mut attempt = 0;
-        loop {
-            let request = self.http.post(self.url(path)).multipart(form()?);
-            match self.attempt(path, request).await? {
-                Attempt::Done(value) => return Ok(value),
-                Attempt::Retry(wait) if attempt < MAX_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(wait).await;
-                }
-                Attempt::Retry(_) => return Err(format!("{path}: still rate limited, giving up")),
-            }
-        }
+        self.send(path, || {
+            Ok(self.http.post(self.url(path)).multipart(form()?))
+        })
+        .await
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
+    /// Sends the request `request` makes, again after each 429's `Retry-After`.
     async fn send<F>(&self, path: &str, request: F) -> Result<Value, String>
     where
-        F: Fn() -> reqwest::RequestBuilder,
+        F: Fn() -> Result<reqwest::RequestBuilder, String>,
     {
         let mut attempt = 0;
         loop {
-            match self.attempt(path, request()).await? {
+            match self.attempt(path, request()?).await? {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Retry(wait) if attempt < MAX_RETRIES => {
                     attempt += 1;
