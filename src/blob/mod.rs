@@ -47,6 +47,9 @@ impl BlobError {
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// The same store without a sync per write, for writes made durable together by
+    /// [`Blobs::sync`]. The same object as `store` where every write is durable anyway (S3).
+    unsynced: Arc<dyn ObjectStore>,
     /// Root folder when the store is the local filesystem, for the garbage collector's walk.
     local_root: Option<PathBuf>,
     /// Part size of streamed uploads: small keeps memory flat per upload.
@@ -96,6 +99,7 @@ impl Blobs {
             Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
         };
         Ok(Blobs {
+            unsynced: store.clone(),
             store,
             local_root: None,
             part_size: S3_PART_SIZE,
@@ -109,8 +113,11 @@ impl Blobs {
         std::fs::create_dir_all(&root)?;
         // Every write is durable (file and directory entries) before it returns.
         let store = LocalFileSystem::new_with_prefix(&root)?.with_fsync(true);
+        // Still written whole (a temporary file renamed into place), only not yet synced.
+        let unsynced = LocalFileSystem::new_with_prefix(&root)?;
         Ok(Blobs {
             store: Arc::new(store),
+            unsynced: Arc::new(unsynced),
             local_root: Some(root),
             part_size: LOCAL_PART_SIZE,
         })
@@ -193,6 +200,35 @@ impl Blobs {
     ) -> Result<(), BlobError> {
         let key = Self::encoded_key(sha256, Some(encoding));
         self.store.put(&key, data.into()).await?;
+        Ok(())
+    }
+
+    /// Like [`Blobs::put_encoded`], but durable only once [`Blobs::sync`] has returned: a
+    /// build writes hundreds of copies and makes them durable with one sync, not two each.
+    pub async fn put_encoded_unsynced(
+        &self,
+        sha256: &str,
+        encoding: &str,
+        data: Bytes,
+    ) -> Result<(), BlobError> {
+        let key = Self::encoded_key(sha256, Some(encoding));
+        self.unsynced.put(&key, data.into()).await?;
+        Ok(())
+    }
+
+    /// Makes every earlier write durable: one `syncfs` of the local filesystem; nothing to do
+    /// for S3, where a write is durable when it returns.
+    pub async fn sync(&self) -> Result<(), BlobError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let dir = std::fs::File::open(root)?;
+            rustix::fs::syncfs(&dir)?;
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         Ok(())
     }
 

@@ -31,8 +31,8 @@ pub struct DeployArgs {
     /// Build runtime.
     #[arg(long, default_value = "node22")]
     pub runtime: String,
-    /// Uploads at once.
-    #[arg(long, default_value_t = 8)]
+    /// Uploads at once (each waits mostly on the server's fsync, which many share).
+    #[arg(long, default_value_t = 32)]
     pub parallel: usize,
     #[command(flatten)]
     pub connection: Connection,
@@ -66,9 +66,7 @@ pub async fn run(args: &DeployArgs) -> Result<Deployed, String> {
         .await?;
     let plan = plan(&project.files, &held)?;
     let unchanged = plan.iter().filter(|p| p.version.is_some()).count();
-    let containers = ensure_containers(&api, &service, &plan).await?;
-    let uploaded_versions =
-        upload_changed(&api, &service, &plan, &containers, args.parallel).await?;
+    let uploaded_versions = upload_changed(&api, &service, &plan, args.parallel).await?;
 
     let mut assets = Vec::new();
     let mut functions = Vec::new();
@@ -247,39 +245,30 @@ fn plan<'p>(files: &'p [LocalFile], held: &Value) -> Result<Vec<Step<'p>>, Strin
         .collect())
 }
 
-/// Creates the Assets and Functions that do not exist yet; the container SID of each step.
-async fn ensure_containers(
-    api: &Api,
-    service: &str,
-    plan: &[Step<'_>],
-) -> Result<Vec<String>, String> {
-    futures_util::stream::iter(plan.iter().map(|step| async move {
-        if let Some(sid) = &step.container {
-            return Ok(sid.clone());
-        }
-        let segment = match step.file.kind {
-            ContainerKind::Asset => "Assets",
-            ContainerKind::Function => "Functions",
-        };
-        let created = api
-            .post(
-                &format!("/v1/Services/{service}/{segment}"),
-                &[("FriendlyName", &step.file.path)],
-            )
-            .await?;
-        Ok::<_, String>(field(&created, "sid")?.to_owned())
-    }))
-    .buffered(8)
-    .try_collect()
-    .await
+/// The Asset or Function a step's file goes in: the existing one, or one created now.
+async fn container_of(api: &Api, service: &str, step: &Step<'_>) -> Result<String, String> {
+    if let Some(sid) = &step.container {
+        return Ok(sid.clone());
+    }
+    let segment = match step.file.kind {
+        ContainerKind::Asset => "Assets",
+        ContainerKind::Function => "Functions",
+    };
+    let created = api
+        .post(
+            &format!("/v1/Services/{service}/{segment}"),
+            &[("FriendlyName", &step.file.path)],
+        )
+        .await?;
+    Ok(field(&created, "sid")?.to_owned())
 }
 
-/// Uploads the files whose content depot does not hold; the new version SID by step index.
+/// Uploads the files whose content depot does not hold, each into its Asset or Function
+/// (created first when missing); the new version SID by step index.
 async fn upload_changed(
     api: &Api,
     service: &str,
     plan: &[Step<'_>],
-    containers: &[String],
     parallel: usize,
 ) -> Result<HashMap<usize, String>, String> {
     let todo: Vec<usize> = (0..plan.len())
@@ -302,7 +291,8 @@ async fn upload_changed(
         let (bar, done) = (&bar, &done);
         async move {
             let step = &plan[i];
-            let sid = upload_one(api, service, step.file, &containers[i]).await?;
+            let container = container_of(api, service, step).await?;
+            let sid = upload_one(api, service, step.file, &container).await?;
             bar.inc(step.file.size);
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             bar.set_message(format!("{n}/{files} files"));
@@ -340,7 +330,7 @@ async fn upload_one(
     let version = api
         .post_multipart(&path, || {
             let source = file.source.clone();
-            let body = reqwest::Body::wrap_stream(file_stream(source));
+            let body = reqwest::Body::wrap_stream(file_stream(source, file.size));
             let part = reqwest::multipart::Part::stream_with_length(body, file.size)
                 .file_name(file.path.trim_start_matches('/').replace('/', "_"))
                 .mime_str(&content_type)
@@ -357,7 +347,13 @@ async fn upload_one(
 /// A file's bytes as a stream of chunks: uploads are never held whole in memory.
 fn file_stream(
     path: PathBuf,
+    size: u64,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    // One byte more than the file, so that a file read whole meets its end in the next read.
+    let chunk = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .clamp(1, 256 * 1024 - 1)
+        + 1;
     futures_util::stream::unfold(None, move |file: Option<tokio::fs::File>| {
         let path = path.clone();
         async move {
@@ -369,7 +365,8 @@ fn file_stream(
                     Err(err) => return Some((Err(err), None)),
                 },
             };
-            let mut buf = vec![0u8; 256 * 1024];
+            // No larger than the file: most are small, and a zeroed buffer costs its size.
+            let mut buf = vec![0u8; chunk];
             match file.read(&mut buf).await {
                 Ok(0) => None,
                 Ok(n) => {
@@ -384,6 +381,8 @@ fn file_stream(
 
 async fn wait_for_build(api: &Api, service: &str, build: &str) -> Result<(), String> {
     let started = Instant::now();
+    // Small builds finish in tens of milliseconds: ask soon, then less and less often.
+    let mut pause = Duration::from_millis(20);
     loop {
         let status = api
             .get(&format!("/v1/Services/{service}/Builds/{build}/Status"))
@@ -401,7 +400,10 @@ async fn wait_for_build(api: &Api, service: &str, build: &str) -> Result<(), Str
                     BUILD_TIMEOUT.as_secs()
                 ))
             }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            _ => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
         }
     }
 }

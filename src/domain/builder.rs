@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::Notify;
 
 use crate::domain::Core;
@@ -30,6 +31,10 @@ const MIN_COMPRESS_BYTES: i64 = 256;
 const MAX_COMPRESS_BYTES: i64 = 16 << 20;
 /// How long a claim lasts unless renewed: a stopped node's builds wait at most this long.
 const CLAIM_SECS: i64 = 10;
+/// Files checked or compressed at once by one build.
+const IN_FLIGHT: usize = 16;
+/// Rows of compressed copies handed to the store at once (its writer batches them).
+const RECORDS_IN_FLIGHT: usize = 256;
 /// How often the builder looks for builds created on other nodes.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -117,18 +122,53 @@ async fn package(core: &Core, detail: &BuildDetail) -> Result<(), String> {
             ));
         }
     }
-    for file in &files {
-        match core.blobs.exists(&file.sha256).await {
-            Ok(true) => {}
-            Ok(false) => return Err(format!("content of version {} is missing", file.sid)),
-            Err(err) => return Err(format!("content of version {} unreadable: {err}", file.sid)),
-        }
-    }
+    // Each file costs a few round trips to the bucket and the database (and fsyncs), so they
+    // overlap: a 1,000-file build takes a second, not ten. The futures are collected first so
+    // that the stream holds no closure over borrowed data (which `tokio::spawn` cannot prove
+    // general enough).
+    let checks: Vec<_> = files
+        .iter()
+        .map(|file| content_present(core, file))
+        .collect();
+    stream::iter(checks)
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect::<()>()
+        .await?;
     // Function code is never served, so only assets are worth compressing.
-    for file in detail.assets.iter().filter(|f| compressible(f)) {
-        precompress(core, file).await?;
+    let copies: Vec<_> = detail
+        .assets
+        .iter()
+        .filter(|f| compressible(f))
+        .map(|file| precompress(core, file))
+        .collect();
+    let made: Vec<Vec<Encoded>> = stream::iter(copies)
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect()
+        .await?;
+    // Made durable with one sync, then recorded together so that the SQLite writer commits the
+    // rows in a few transactions: two fsyncs per file made a 1,000-file build take seconds.
+    core.blobs
+        .sync()
+        .await
+        .map_err(|e| format!("cannot store compressed copies: {e}"))?;
+    let records: Vec<_> = made
+        .iter()
+        .flatten()
+        .map(|encoded| core.store.record_encoding(encoded))
+        .collect();
+    stream::iter(records)
+        .buffer_unordered(RECORDS_IN_FLIGHT)
+        .try_collect::<()>()
+        .await
+        .map_err(|e| format!("cannot record compressed copy: {e}"))
+}
+
+async fn content_present(core: &Core, file: &Version) -> Result<(), String> {
+    match core.blobs.exists(&file.sha256).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("content of version {} is missing", file.sid)),
+        Err(err) => Err(format!("content of version {} unreadable: {err}", file.sid)),
     }
-    Ok(())
 }
 
 /// Text assets (and the like) that compress well.
@@ -160,8 +200,9 @@ fn compressible(file: &Version) -> bool {
 
 /// Stores gzip and brotli copies of `file` unless they are already stored whole or do not save
 /// space. The files decide, not the rows: a copy lost to a crash or to garbage collection is
-/// made again. Each copy is durable before its row is written.
-async fn precompress(core: &Core, file: &Version) -> Result<(), String> {
+/// made again. The copies are written whole but not yet durable: the caller syncs them all
+/// before writing their rows.
+async fn precompress(core: &Core, file: &Version) -> Result<Vec<Encoded>, String> {
     let known = core
         .store
         .encodings(&file.sha256)
@@ -181,7 +222,7 @@ async fn precompress(core: &Core, file: &Version) -> Result<(), String> {
         }
     }
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let content = core
         .blobs
@@ -191,32 +232,42 @@ async fn precompress(core: &Core, file: &Version) -> Result<(), String> {
     let compressed = tokio::task::spawn_blocking(move || compress_both(&content))
         .await
         .map_err(|e| format!("compression failed: {e}"))?;
+    let mut made = Vec::with_capacity(wanted.len());
     for (encoding, data) in compressed {
         if !wanted.contains(&encoding) || data.len() as i64 >= file.size {
             continue;
         }
         let size = data.len() as i64;
         core.blobs
-            .put_encoded(&file.sha256, encoding, data)
+            .put_encoded_unsynced(&file.sha256, encoding, data)
             .await
             .map_err(|e| format!("cannot store compressed copy: {e}"))?;
-        let encoded = Encoded {
+        made.push(Encoded {
             sha256: file.sha256.clone(),
             encoding: encoding.to_owned(),
             size,
-        };
-        core.store
-            .record_encoding(&encoded)
-            .await
-            .map_err(|e| format!("cannot record compressed copy: {e}"))?;
+        });
     }
-    Ok(())
+    Ok(made)
 }
 
 /// The precompressed copies depot makes, by blob key suffix.
 const ENCODINGS: [&str; 2] = ["gz", "br"];
 
-/// gzip at level 9 and brotli at quality 9: slower than a server's on-the-fly level, paid
+/// Below this size brotli's quality 9 costs more in table set-up than it saves: its encoder
+/// zeroes megabytes of tables per call (mimalloc zeroes them eagerly), 4 ms for a 1 KiB file
+/// where quality 6 takes 0.2 ms and yields the same bytes.
+const BROTLI_BEST_FROM: usize = 64 << 10;
+
+fn brotli_quality(len: usize) -> i32 {
+    if len >= BROTLI_BEST_FROM {
+        9
+    } else {
+        6
+    }
+}
+
+/// gzip at level 9 and brotli at quality 9 (6 for small files): slower than a server's on-the-fly level, paid
 /// once per content instead of once per request.
 fn compress_both(content: &[u8]) -> Vec<(&'static str, Bytes)> {
     let mut out = Vec::with_capacity(2);
@@ -228,7 +279,8 @@ fn compress_both(content: &[u8]) -> Vec<(&'static str, Bytes)> {
     }
     let mut brotli = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
-        quality: 9,
+        quality: brotli_quality(content.len()),
+        size_hint: content.len(),
         ..Default::default()
     };
     if brotli::BrotliCompress(&mut &content[..], &mut brotli, &params).is_ok() {
