@@ -207,6 +207,49 @@ pub struct ServeArgs {
     /// Logs written per Environment per second, on average; more are dropped (0 = no limit).
     #[arg(long, env = "DEPOT_MAX_LOG_RATE", default_value_t = 10)]
     pub max_log_rate: u32,
+    /// The Node.js binary that runs functions; default: `node` on PATH. Without one, builds
+    /// with functions fail and function paths answer 503.
+    #[arg(long, env = "DEPOT_NODE")]
+    pub node: Option<PathBuf>,
+    /// The npm binary that installs build dependencies; default: `npm` on PATH.
+    #[arg(long, env = "DEPOT_NPM")]
+    pub npm: Option<PathBuf>,
+    /// Wall time of one function invocation, in milliseconds; then 504.
+    #[arg(long, env = "DEPOT_FN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub fn_timeout_ms: u64,
+    /// Heap of each function worker, in MiB (`--max-old-space-size`).
+    #[arg(long, env = "DEPOT_FN_MEMORY_MB", default_value_t = 256)]
+    pub fn_memory_mb: u32,
+    /// Function invocations running at once per account; more wait, then get 429.
+    #[arg(long, env = "DEPOT_FN_ACCOUNT_CONCURRENCY", default_value_t = 30)]
+    pub fn_account_concurrency: usize,
+    /// How long an invocation waits for a free slot before 429, in milliseconds.
+    #[arg(long, env = "DEPOT_FN_QUEUE_MS", default_value_t = 1000)]
+    pub fn_queue_ms: u64,
+    /// Worker processes per deployed environment at most.
+    #[arg(long, env = "DEPOT_FN_MAX_WORKERS_PER_ENV", default_value_t = 8)]
+    pub fn_max_workers_per_env: usize,
+    /// Seconds an idle worker is kept.
+    #[arg(long, env = "DEPOT_FN_IDLE_SECS", default_value_t = 300)]
+    pub fn_idle_secs: u64,
+    /// Largest function request or response body, in bytes.
+    #[arg(long, env = "DEPOT_FN_MAX_BODY_BYTES", default_value_t = 6 * 1024 * 1024)]
+    pub fn_max_body_bytes: usize,
+    /// Bytes of console output kept per invocation (the last ones).
+    #[arg(long, env = "DEPOT_FN_LOG_BYTES", default_value_t = 3072)]
+    pub fn_log_bytes: usize,
+    /// Seconds `npm install` may take in a build.
+    #[arg(long, env = "DEPOT_NPM_TIMEOUT_SECS", default_value_t = 240)]
+    pub npm_timeout_secs: u64,
+    /// Install build dependencies from npm's cache only (`npm install --offline`).
+    #[arg(long, env = "DEPOT_NPM_OFFLINE", default_value_t = false)]
+    pub npm_offline: bool,
+    /// Do not run install scripts of build dependencies.
+    #[arg(long, env = "DEPOT_NPM_IGNORE_SCRIPTS", default_value_t = false)]
+    pub npm_ignore_scripts: bool,
+    /// The `twilio` package version added to builds whose Dependencies do not name it.
+    #[arg(long, env = "DEPOT_TWILIO_VERSION", default_value = "5.0.3")]
+    pub twilio_version: String,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -261,6 +304,7 @@ pub struct Config {
     pub logs: LogPolicy,
     /// How often background upkeep runs; not flags (tests shorten them).
     pub upkeep: Upkeep,
+    pub runtime: crate::runtime::RuntimeConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -278,6 +322,7 @@ impl std::fmt::Debug for Config {
             .field("connections", &self.connections)
             .field("logs", &self.logs)
             .field("upkeep", &self.upkeep)
+            .field("runtime", &self.runtime)
             .finish()
     }
 }
@@ -467,6 +512,22 @@ impl Config {
                 max_rate: args.max_log_rate,
             },
             upkeep: Upkeep::default(),
+            runtime: crate::runtime::RuntimeConfig {
+                node: args.node.or_else(|| crate::runtime::find_on_path("node")),
+                npm: args.npm.or_else(|| crate::runtime::find_on_path("npm")),
+                timeout: std::time::Duration::from_millis(args.fn_timeout_ms.max(1)),
+                memory_mb: args.fn_memory_mb.max(16),
+                account_concurrency: args.fn_account_concurrency.max(1),
+                queue: std::time::Duration::from_millis(args.fn_queue_ms),
+                max_workers_per_environment: args.fn_max_workers_per_env.max(1),
+                idle: std::time::Duration::from_secs(args.fn_idle_secs.max(1)),
+                max_body_bytes: args.fn_max_body_bytes,
+                log_bytes: args.fn_log_bytes,
+                install_timeout: std::time::Duration::from_secs(args.npm_timeout_secs.max(1)),
+                npm_offline: args.npm_offline,
+                npm_ignore_scripts: args.npm_ignore_scripts,
+                twilio_version: args.twilio_version,
+            },
         })
     }
 }

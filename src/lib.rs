@@ -14,6 +14,7 @@ pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod migrate;
+pub mod runtime;
 pub mod server;
 pub mod signature;
 pub mod store;

@@ -83,6 +83,11 @@ pub fn config(data_dir: PathBuf, limits: Limits) -> Config {
         connections: ConnectionLimits::default(),
         logs: LogPolicy::default(),
         upkeep: Upkeep::default(),
+        runtime: depot::runtime::RuntimeConfig {
+            node: depot::runtime::find_on_path("node"),
+            npm: depot::runtime::find_on_path("npm"),
+            ..Default::default()
+        },
     }
 }
 

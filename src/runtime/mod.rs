@@ -1,0 +1,77 @@
+//! Running deployed Functions (RUNTIME.md): builds laid out on disk with their npm
+//! dependencies (`layout`, `install`), Node worker processes running depot's shim
+//! (`runtime/depot-fn-host.js`, spoken to in `protocol`), pooled per deployed environment
+//! (`pool`), and the request side on the asset host (`invoke`).
+
+pub mod layout;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the operator set for functions; defaults follow RUNTIME §6.7.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The `node` binary; `None` when none was found: builds with functions fail and function
+    /// paths answer 503.
+    pub node: Option<PathBuf>,
+    /// The `npm` binary used by builds.
+    pub npm: Option<PathBuf>,
+    /// Wall time of one invocation.
+    pub timeout: Duration,
+    /// `--max-old-space-size` of each worker, in MiB.
+    pub memory_mb: u32,
+    /// Invocations running at once per account.
+    pub account_concurrency: usize,
+    /// How long an invocation may wait for a slot before 429.
+    pub queue: Duration,
+    /// Workers per deployed environment at most.
+    pub max_workers_per_environment: usize,
+    /// Idle workers are stopped after this long.
+    pub idle: Duration,
+    /// Largest request body and response body of a function, in bytes.
+    pub max_body_bytes: usize,
+    /// Bytes of console output kept per invocation.
+    pub log_bytes: usize,
+    /// How long `npm install` may run.
+    pub install_timeout: Duration,
+    /// `npm install --offline`.
+    pub npm_offline: bool,
+    /// `npm install --ignore-scripts`.
+    pub npm_ignore_scripts: bool,
+    /// The `twilio` version added to builds that do not name one.
+    pub twilio_version: String,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            node: None,
+            npm: None,
+            timeout: Duration::from_secs(10),
+            memory_mb: 256,
+            account_concurrency: 30,
+            queue: Duration::from_secs(1),
+            max_workers_per_environment: 8,
+            idle: Duration::from_secs(300),
+            max_body_bytes: 6 * 1024 * 1024,
+            log_bytes: 3072,
+            install_timeout: Duration::from_secs(240),
+            npm_offline: false,
+            npm_ignore_scripts: false,
+            twilio_version: "5.0.3".to_owned(),
+        }
+    }
+}
+
+/// The first executable named `name` on `PATH`.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            use std::os::unix::fs::PermissionsExt;
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
