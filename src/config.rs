@@ -514,6 +514,7 @@ impl Config {
             upkeep: Upkeep::default(),
             runtime: crate::runtime::RuntimeConfig {
                 node: args.node.or_else(|| crate::runtime::find_on_path("node")),
+                shim: None,
                 npm: args.npm.or_else(|| crate::runtime::find_on_path("npm")),
                 timeout: std::time::Duration::from_millis(args.fn_timeout_ms.max(1)),
                 memory_mb: args.fn_memory_mb.max(16),

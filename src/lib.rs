@@ -33,6 +33,8 @@ pub struct Shared {
     /// What the asset host serves, per domain.
     pub sites: host::Sites,
     pub accounts: http::auth::AccountCache,
+    /// Function workers of this node.
+    pub pools: Arc<runtime::pool::Pools>,
 }
 
 impl std::ops::Deref for Shared {
@@ -115,6 +117,7 @@ impl Server {
             config.limits.host_cache_bytes,
         );
         let accounts = http::auth::AccountCache::new(config.limits.metadata_cache_bytes / 8);
+        let pools = Arc::new(runtime::pool::Pools::new(&config.runtime, &config.data_dir));
         let core = Arc::new(domain::Core {
             store,
             blobs,
@@ -127,6 +130,7 @@ impl Server {
             core,
             sites,
             accounts,
+            pools,
         }));
         Ok((
             Server {
@@ -150,6 +154,8 @@ impl Server {
         tokio::spawn(collect_garbage_forever(self.state.core.clone()));
         tokio::spawn(domain::logs::keep_bounded_forever(self.state.core.clone()));
         tokio::spawn(domain::builder::run(self.state.core.clone()));
+        self.state.pools.announce().await;
+        tokio::spawn(runtime::pool::reap_forever(self.state.pools.clone()));
         tokio::spawn(host::follow_site_changes(
             self.state.clone(),
             self.site_changes,

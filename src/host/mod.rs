@@ -10,14 +10,11 @@ use axum::response::{IntoResponse, Response};
 pub mod files;
 mod sites;
 
-pub use sites::Sites;
-use sites::{File, SiteView};
+pub use sites::{File, SiteView, Sites};
 
-use crate::domain::logs;
-use crate::domain::sid::{self, Prefix};
 use crate::domain::versions::Visibility;
 use crate::signature;
-use crate::store::{ContainerKind, Log};
+use crate::store::ContainerKind;
 use crate::AppState;
 
 /// Whether `req` is for the asset host: its authority names an environment domain under the
@@ -94,7 +91,8 @@ pub fn is_environment_domain(host: &str, host_domain: &str) -> bool {
 
 /// Serves an asset-host request (COMPAT §11): resolve, then visibility, then HTTP.
 pub async fn serve(state: &AppState, req: Request) -> Response {
-    let domain = request_host(req.uri(), req.headers())
+    let (parts, body) = req.into_parts();
+    let domain = request_host(&parts.uri, &parts.headers)
         .map(host_without_port)
         .unwrap_or_default();
     let domain = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -114,8 +112,7 @@ pub async fn serve(state: &AppState, req: Request) -> Response {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n");
         }
     };
-    let (parts, body) = req.into_parts();
-    let Some(file) = resolve(&site, parts.uri.path()) else {
+    let Some((route, file)) = resolve(&site, parts.uri.path()) else {
         return not_found();
     };
     // Private files are for functions only: the path behaves as if absent.
@@ -126,7 +123,17 @@ pub async fn serve(state: &AppState, req: Request) -> Response {
         return preflight();
     }
     match file.kind {
-        ContainerKind::Function => function(state, &site, &file, parts, body).await,
+        ContainerKind::Function => {
+            // Owned: the request's parts move into the invocation.
+            let domain = domain.into_owned();
+            let request = crate::runtime::invoke::Request {
+                site: &site,
+                domain: &domain,
+                file: &file,
+                path: route,
+            };
+            crate::runtime::invoke::function(state, request, parts, body).await
+        }
         ContainerKind::Asset => {
             if parts.method != Method::GET && parts.method != Method::HEAD {
                 let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
@@ -150,75 +157,33 @@ const MAX_PATH: usize = 4096;
 
 /// Finds the file for a raw request path: as received, then percent-decoded, then `/` as
 /// `/assets/index.html` (COMPAT §11.2).
-fn resolve(site: &SiteView, raw_path: &str) -> Option<Arc<File>> {
+fn resolve<'a>(site: &'a SiteView, raw_path: &str) -> Option<(&'a str, Arc<File>)> {
     if raw_path.len() > MAX_PATH {
         return None;
     }
-    if let Some(file) = site.files.get(raw_path) {
-        return Some(file.clone());
+    let found = |path: &str| {
+        site.files
+            .get_key_value(path)
+            .map(|(route, file)| (route.as_str(), file.clone()))
+    };
+    if let Some(hit) = found(raw_path) {
+        return Some(hit);
     }
     if raw_path.contains('%') {
         if let Ok(decoded) = percent_encoding::percent_decode_str(raw_path).decode_utf8() {
-            if let Some(file) = site.files.get(decoded.as_ref()) {
-                return Some(file.clone());
+            if let Some(hit) = found(decoded.as_ref()) {
+                return Some(hit);
             }
         }
     }
     if raw_path == "/" {
-        return site.files.get("/assets/index.html").cloned();
+        return found("/assets/index.html");
     }
     None
 }
 
-/// A function path: depot does not execute functions (COMPAT §11.6), so after the signature
-/// check it answers 501 and writes a Log entry.
-async fn function(
-    state: &AppState,
-    site: &SiteView,
-    file: &File,
-    parts: Parts,
-    body: axum::body::Body,
-) -> Response {
-    let request_sid = sid::generate(Prefix::Request);
-    if file.visibility == Visibility::Protected {
-        let body = match axum::body::to_bytes(body, MAX_SIGNED_BODY).await {
-            Ok(body) => body,
-            Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large\n"),
-        };
-        if !signed(state, site, &parts, Some(&body)).await {
-            return forbidden();
-        }
-    }
-    let log = Log {
-        seq: 0,
-        sid: sid::generate(Prefix::Log),
-        account_sid: site.account_sid.clone(),
-        service_sid: site.service_sid.clone(),
-        environment_sid: site.environment_sid.clone(),
-        build_sid: site.build_sid.clone(),
-        deployment_sid: site.deployment_sid.clone(),
-        function_sid: Some(file.container_sid.clone()),
-        request_sid: request_sid.clone(),
-        level: "error".to_owned(),
-        message: logs::NOT_EXECUTED.to_owned(),
-        date_created: crate::clock::now(),
-    };
-    logs::record(state, &log).await;
-    let mut response = plain(
-        StatusCode::NOT_IMPLEMENTED,
-        "Function execution is not supported by depot\n",
-    );
-    if let Ok(value) = HeaderValue::from_str(&request_sid) {
-        response.headers_mut().insert("twilio-request-id", value);
-    }
-    response
-}
-
-/// Largest body read to check a signature over form parameters.
-const MAX_SIGNED_BODY: usize = 1 << 20;
-
 /// Whether the request carries a valid `X-Twilio-Signature` for the site's account.
-async fn signed(state: &AppState, site: &SiteView, req: &Parts, body: Option<&[u8]>) -> bool {
+pub async fn signed(state: &AppState, site: &SiteView, req: &Parts, body: Option<&[u8]>) -> bool {
     let Some(signature) = req
         .headers
         .get("x-twilio-signature")

@@ -3,7 +3,13 @@
 //! (`runtime/depot-fn-host.js`, spoken to in `protocol`), pooled per deployed environment
 //! (`pool`), and the request side on the asset host (`invoke`).
 
+pub mod cookies;
+pub mod headers;
+pub mod invoke;
 pub mod layout;
+pub mod pool;
+pub mod protocol;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +20,8 @@ pub struct RuntimeConfig {
     /// The `node` binary; `None` when none was found: builds with functions fail and function
     /// paths answer 503.
     pub node: Option<PathBuf>,
+    /// A shim file to run instead of the one embedded in depot (tests, and shim development).
+    pub shim: Option<PathBuf>,
     /// The `npm` binary used by builds.
     pub npm: Option<PathBuf>,
     /// Wall time of one invocation.
@@ -46,6 +54,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             node: None,
+            shim: None,
             npm: None,
             timeout: Duration::from_secs(10),
             memory_mb: 256,

@@ -1,0 +1,425 @@
+//! Workers per deployed (Environment, Build) (RUNTIME §6.6, §6.7): one invocation per worker at
+//! a time, warm reuse, a cap per environment, idle reaping, an account-wide concurrency limit
+//! with a short queue, and a time limit that kills the worker.
+//!
+//! Pools are keyed by build SID, so a new deployment (from this node or, through the site
+//! change feed, any other) simply lands in a new pool; making it drains the environment's
+//! other pools.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::layout::{self, BuildDir};
+use super::protocol::{self, Init, Invoke, LogLine, Reply};
+use super::worker::{Spawn, Worker};
+use super::RuntimeConfig;
+use crate::domain::Core;
+
+/// The shim, embedded at build time (see build.rs: empty when the source tree lacks it).
+const EMBEDDED_SHIM: &str = include_str!(concat!(env!("OUT_DIR"), "/depot-fn-host.js"));
+
+/// What one invocation came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Reply(Reply),
+    /// No slot within the queue time: 429.
+    Busy,
+    /// Over the time limit: 504; the worker was killed.
+    TimedOut(Duration),
+    /// No result (start failure, crash, broken protocol): 500 and an error Log.
+    Failed(String),
+}
+
+/// An outcome and the console lines written on the way to it.
+#[derive(Debug)]
+pub struct Invocation {
+    pub outcome: Outcome,
+    pub logs: Vec<LogLine>,
+}
+
+/// Which function of which deployed build to run.
+pub struct Target<'a> {
+    pub account_sid: &'a str,
+    pub service_sid: &'a str,
+    pub environment_sid: &'a str,
+    pub build_sid: &'a str,
+    /// The function's route, with its `/`.
+    pub path: &'a str,
+}
+
+/// Every pool of this node.
+pub struct Pools {
+    config: RuntimeConfig,
+    /// The shim on disk, or why functions cannot run.
+    shim: Result<PathBuf, String>,
+    scratch_root: PathBuf,
+    pools: Mutex<HashMap<(String, String), Arc<Pool>>>,
+    accounts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+struct Pool {
+    environment_sid: String,
+    prepared: OnceCell<Prepared>,
+    idle: Mutex<Vec<Worker>>,
+    /// One permit per worker the pool may run.
+    slots: Arc<Semaphore>,
+    draining: AtomicBool,
+    scratch: PathBuf,
+    last_used: Mutex<Instant>,
+}
+
+struct Prepared {
+    dir: BuildDir,
+    init: Init,
+    spawn: Spawn,
+}
+
+impl Pools {
+    /// Writes the shim under `{data}/functions/` (readable by depot's user only) and sets up
+    /// empty pools.
+    pub fn new(config: &RuntimeConfig, data_dir: &std::path::Path) -> Pools {
+        let functions = data_dir.join("functions");
+        let shim = match (&config.node, &config.shim) {
+            (None, _) => Err(
+                "Function execution needs Node.js: no `node` was found on PATH; install Node.js 20 or set --node"
+                    .to_owned(),
+            ),
+            (Some(_), Some(path)) => Ok(path.clone()),
+            (Some(_), None) if EMBEDDED_SHIM.is_empty() => Err(
+                "Function execution needs the worker shim: this depot was built without runtime/depot-fn-host.js"
+                    .to_owned(),
+            ),
+            (Some(_), None) => write_shim(&functions).map_err(|e| {
+                format!("Function execution is unavailable: cannot write the worker shim: {e}")
+            }),
+        };
+        Pools {
+            config: config.clone(),
+            shim,
+            scratch_root: functions.join("scratch"),
+            pools: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Why functions cannot run on this node, if they cannot: the 503 body.
+    pub fn unavailable(&self) -> Option<&str> {
+        self.shim.as_ref().err().map(String::as_str)
+    }
+
+    /// One line at start: whether functions can run, and with what.
+    pub async fn announce(&self) {
+        match (&self.config.node, &self.shim) {
+            (Some(node), Ok(shim)) => {
+                let version = super::worker::node_version(node).await;
+                match version {
+                    Some(version) => tracing::info!(
+                        node = %node.display(), %version, shim = %shim.display(),
+                        "functions can run"
+                    ),
+                    None => tracing::warn!(
+                        node = %node.display(),
+                        "functions may not run: `node --version` failed"
+                    ),
+                }
+            }
+            _ => {
+                let reason = self.unavailable().unwrap_or("no node");
+                tracing::warn!("functions cannot run: {reason}");
+            }
+        }
+    }
+
+    /// Runs one invocation of `target`; `invoke.file` is filled in from the build's layout.
+    pub async fn invoke(&self, core: &Core, target: &Target<'_>, mut invoke: Invoke) -> Invocation {
+        let mut logs = Vec::new();
+        let outcome = self.run(core, target, &mut invoke, &mut logs).await;
+        Invocation { outcome, logs }
+    }
+
+    async fn run(
+        &self,
+        core: &Core,
+        target: &Target<'_>,
+        invoke: &mut Invoke,
+        logs: &mut Vec<LogLine>,
+    ) -> Outcome {
+        let shim = match &self.shim {
+            Ok(shim) => shim.clone(),
+            Err(reason) => return Outcome::Failed(reason.clone()),
+        };
+        let Some(node) = self.config.node.clone() else {
+            return Outcome::Failed("no node".to_owned());
+        };
+        let deadline = tokio::time::Instant::now() + self.config.queue;
+        let account = self.account(target.account_sid);
+        let Ok(Ok(_account_slot)) =
+            tokio::time::timeout_at(deadline, account.acquire_owned()).await
+        else {
+            return Outcome::Busy;
+        };
+        let pool = self.pool(target);
+        let prepared = pool
+            .prepared
+            .get_or_try_init(|| self.prepare(core, target, node, shim, &pool.scratch))
+            .await;
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(reason) => return Outcome::Failed(reason),
+        };
+        let Some(file) = prepared
+            .dir
+            .functions
+            .iter()
+            .find(|f| f.path == target.path)
+        else {
+            return Outcome::Failed(format!(
+                "function {} is not part of build {}",
+                target.path, target.build_sid
+            ));
+        };
+        invoke.file = file.file.clone();
+        let Ok(Ok(_worker_slot)) =
+            tokio::time::timeout_at(deadline, pool.slots.clone().acquire_owned()).await
+        else {
+            return Outcome::Busy;
+        };
+        let mut worker = match pool.take_idle() {
+            Some(worker) => worker,
+            None => match Worker::start(&prepared.spawn, &prepared.init).await {
+                Ok(worker) => worker,
+                Err(err) => return Outcome::Failed(err.to_string()),
+            },
+        };
+        let limit = self.config.timeout;
+        let started = Instant::now();
+        match tokio::time::timeout(limit, worker.invoke(invoke, logs)).await {
+            Ok(Ok(reply)) => {
+                pool.give_back(worker);
+                Outcome::Reply(reply)
+            }
+            Ok(Err(failure)) => Outcome::Failed(failure.to_string()),
+            Err(_) => {
+                // A busy loop cannot be interrupted from inside Node: the process goes.
+                worker.kill();
+                Outcome::TimedOut(started.elapsed())
+            }
+        }
+    }
+
+    /// The account's concurrency semaphore.
+    fn account(&self, account_sid: &str) -> Arc<Semaphore> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        accounts
+            .entry(account_sid.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.account_concurrency)))
+            .clone()
+    }
+
+    /// The pool of (environment, build), made on first use; making it drains the
+    /// environment's pools of other builds.
+    fn pool(&self, target: &Target<'_>) -> Arc<Pool> {
+        let key = (
+            target.environment_sid.to_owned(),
+            target.build_sid.to_owned(),
+        );
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pool) = pools.get(&key) {
+            return pool.clone();
+        }
+        let stale: Vec<(String, String)> = pools
+            .keys()
+            .filter(|(env, build)| env == &key.0 && build != &key.1)
+            .cloned()
+            .collect();
+        for old in stale {
+            if let Some(pool) = pools.remove(&old) {
+                tracing::debug!(environment = %old.0, build = %old.1, "draining the pool of an earlier build");
+                pool.drain();
+            }
+        }
+        let pool = Arc::new(Pool {
+            environment_sid: key.0.clone(),
+            prepared: OnceCell::new(),
+            idle: Mutex::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(self.config.max_workers_per_environment)),
+            draining: AtomicBool::new(false),
+            scratch: self.scratch_root.join(format!("{}-{}", key.0, key.1)),
+            last_used: Mutex::new(Instant::now()),
+        });
+        pools.insert(key, pool.clone());
+        pool
+    }
+
+    /// Lays the build out and describes how its workers start.
+    async fn prepare(
+        &self,
+        core: &Core,
+        target: &Target<'_>,
+        node: PathBuf,
+        shim: PathBuf,
+        scratch: &std::path::Path,
+    ) -> Result<Prepared, String> {
+        let detail = core
+            .store
+            .build(target.service_sid, target.build_sid)
+            .await
+            .map_err(|e| format!("cannot read build {}: {e}", target.build_sid))?;
+        let dir = layout::prepare(core, &detail).await?;
+        private_dir(scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+        let init = Init {
+            root: dir.root.clone(),
+            handler_version: handler_version(&detail.build.dependencies),
+            assets: dir.private_assets.clone(),
+            functions: dir
+                .functions
+                .iter()
+                .map(|f| (f.path.trim_start_matches('/').to_owned(), f.file.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let spawn = Spawn {
+            node,
+            shim,
+            memory_mb: self.config.memory_mb,
+            cwd: dir.root.clone(),
+            scratch: scratch.to_path_buf(),
+            environment_sid: target.environment_sid.to_owned(),
+            max_frame: protocol::max_frame(self.config.max_body_bytes),
+        };
+        Ok(Prepared { dir, init, spawn })
+    }
+
+    /// Stops workers idle longer than the idle time and forgets pools with none left.
+    pub fn reap(&self) {
+        let idle = self.config.idle;
+        let max = self.config.max_workers_per_environment;
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.retain(|_, pool| {
+            let mut workers = pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+            workers.retain(|w| w.last_used.elapsed() < idle);
+            let unused = pool
+                .last_used
+                .lock()
+                .map(|at| at.elapsed() >= idle)
+                .unwrap_or(true);
+            let keep = !(workers.is_empty() && unused && pool.slots.available_permits() == max);
+            drop(workers);
+            if !keep {
+                pool.drain();
+            }
+            keep
+        });
+    }
+
+    /// Workers alive now (idle ones) in the pool of `environment_sid`, for tests and metrics.
+    pub fn idle_workers(&self, environment_sid: &str) -> usize {
+        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools
+            .values()
+            .filter(|p| p.environment_sid == environment_sid)
+            .map(|p| p.idle.lock().map(|w| w.len()).unwrap_or(0))
+            .sum()
+    }
+}
+
+/// Reaps idle workers now and then.
+pub async fn reap_forever(pools: Arc<Pools>) {
+    let every = (pools.config.idle / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        pools.reap();
+    }
+}
+
+impl Pool {
+    /// A warm worker still alive, if any.
+    fn take_idle(&self) -> Option<Worker> {
+        if let Ok(mut at) = self.last_used.lock() {
+            *at = Instant::now();
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(mut worker) = idle.pop() {
+            if worker.is_alive() {
+                return Some(worker);
+            }
+        }
+        None
+    }
+
+    /// Keeps a worker warm, unless the pool is being drained.
+    fn give_back(&self, worker: Worker) {
+        if self.draining.load(Ordering::Acquire) {
+            return;
+        }
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(worker);
+    }
+
+    /// Stops idle workers now; busy ones stop when their invocation ends.
+    fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Workers are gone by now (they hold no reference to the pool); their scratch goes too.
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// The `@twilio/runtime-handler` version a build's dependencies name.
+fn handler_version(dependencies: &str) -> Option<String> {
+    let list: Vec<crate::domain::builds::Dependency> = serde_json::from_str(dependencies).ok()?;
+    list.into_iter()
+        .find(|d| d.name == "@twilio/runtime-handler")
+        .map(|d| d.version)
+}
+
+/// Writes the embedded shim to `{dir}/depot-fn-host.js`.
+fn write_shim(dir: &std::path::Path) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    private_dir(dir)?;
+    let path = dir.join("depot-fn-host.js");
+    let staging = dir.join(".depot-fn-host.js.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&staging)?;
+    file.write_all(EMBEDDED_SHIM.as_bytes())?;
+    file.sync_all()?;
+    // Renamed into place: a worker starting meanwhile never reads half a file.
+    std::fs::rename(&staging, &path)?;
+    Ok(path)
+}
+
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_version_comes_from_dependencies() {
+        let deps = r#"[{"name":"twilio","version":"5.0.3"},{"name":"@twilio/runtime-handler","version":"1.1.3"}]"#;
+        assert_eq!(handler_version(deps).as_deref(), Some("1.1.3"));
+        assert_eq!(handler_version("[]"), None);
+        assert_eq!(handler_version("nonsense"), None);
+    }
+}
