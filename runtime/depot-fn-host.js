@@ -259,13 +259,13 @@ function buildContext(frame) {
     if (key !== '__proto__') context[key] = value;
   }
   context.getTwilioClient = (options = {}) => {
-    if (!twilio) throw new Error('getTwilioClient: the twilio package is not installed in this build');
     if (!context.ACCOUNT_SID || !context.AUTH_TOKEN) {
       throw new Error(
         'getTwilioClient: ACCOUNT_SID and AUTH_TOKEN are not set; enable the Service\'s ' +
           'include_credentials or define them as Environment Variables'
       );
     }
+    if (!twilio) throw new Error('getTwilioClient: the twilio package is not installed in this build');
     return twilio(context.ACCOUNT_SID, context.AUTH_TOKEN, { lazyLoading: true, ...options });
   };
   return context;
