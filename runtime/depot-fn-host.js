@@ -61,7 +61,7 @@ function fatal(reason) {
 
 let build = null; // { root, requestInfo, assets, functions }
 let twilio = null; // the build's `twilio` package, or null when it is not installed
-let current = null; // the running invocation: { id, done }
+let current = null; // the running invocation { id, done, context }, until its result is sent
 let lastContext = null; // for Runtime.getSync() called outside an invocation's synchronous part
 const queue = []; // invokes received while one runs (depot should not do that, but be safe)
 
@@ -183,9 +183,9 @@ class TwilioResponse {
   }
 
   // Replaces every header, cookies included (a Set-Cookie key gives the new cookie list).
-  setHeaders(headers = {}) {
+  setHeaders(headers) {
     this.headers = { [SET_COOKIE]: [] };
-    for (const [name, value] of Object.entries(headers)) {
+    for (const [name, value] of Object.entries(headers || {})) {
       if (isSetCookie(name)) this.headers[SET_COOKIE] = [].concat(value);
       else this.headers[name] = value;
     }
