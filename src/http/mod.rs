@@ -73,16 +73,23 @@ fn finish(
     started: Option<std::time::Instant>,
     mut response: Response,
 ) -> Response {
-    let id = crate::domain::sid::generate_bytes(crate::domain::sid::Prefix::Request);
-    let request_id = std::str::from_utf8(&id).unwrap_or_default();
-    let status = response.status().as_u16();
-    if let Ok(value) = header::HeaderValue::from_bytes(&id) {
-        response.headers_mut().insert("twilio-request-id", value);
+    // A function invocation names its own request (its Logs carry the same SID); keep it.
+    if !response.headers().contains_key("twilio-request-id") {
+        let id = crate::domain::sid::generate_bytes(crate::domain::sid::Prefix::Request);
+        if let Ok(value) = header::HeaderValue::from_bytes(&id) {
+            response.headers_mut().insert("twilio-request-id", value);
+        }
     }
+    let status = response.status().as_u16();
     let Some(started) = started else {
         return response;
     };
     let took = started.elapsed();
+    let request_id = response
+        .headers()
+        .get("twilio-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     tracing::debug!(%request_id, surface, route, %method, status, micros = took.as_micros() as u64, "request");
     if !crate::metrics::enabled() {
         return response;

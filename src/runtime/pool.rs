@@ -20,8 +20,8 @@ use super::worker::{Spawn, Worker};
 use super::RuntimeConfig;
 use crate::domain::Core;
 
-/// The shim, embedded at build time (see build.rs: empty when the source tree lacks it).
-const EMBEDDED_SHIM: &str = include_str!(concat!(env!("OUT_DIR"), "/depot-fn-host.js"));
+/// The shim (`runtime/depot-fn-host.js`), written to the data dir at start.
+const EMBEDDED_SHIM: &str = include_str!("../../runtime/depot-fn-host.js");
 
 /// What one invocation came to.
 #[derive(Debug)]
@@ -90,10 +90,6 @@ impl Pools {
                     .to_owned(),
             ),
             (Some(_), Some(path)) => Ok(path.clone()),
-            (Some(_), None) if EMBEDDED_SHIM.is_empty() => Err(
-                "Function execution needs the worker shim: this depot was built without runtime/depot-fn-host.js"
-                    .to_owned(),
-            ),
             (Some(_), None) => write_shim(&functions).map_err(|e| {
                 format!("Function execution is unavailable: cannot write the worker shim: {e}")
             }),

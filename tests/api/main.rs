@@ -9,6 +9,7 @@ mod connections;
 mod conventions;
 mod deployments;
 mod environments;
+mod execution;
 mod functions;
 mod hardening;
 mod helpers;
