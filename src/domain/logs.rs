@@ -1,4 +1,4 @@
-//! Logs (COMPAT §5.12): written by the asset host for function requests, listed newest first.
+//! Logs (COMPAT §5.12): written for function invocations (RUNTIME §6.11), listed newest first.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,9 +9,6 @@ use crate::domain::Core;
 use crate::domain::{environments, Ctx};
 use crate::error::ApiError;
 use crate::store::{Environment, Log, LogFilter, Page, PageRequest};
-
-/// What a function request records while depot cannot run functions (COMPAT §11.6).
-pub const NOT_EXECUTED: &str = "Function execution is not supported by depot";
 
 /// Parses the ListLog filters: RFC 3339 dates and a Function SID.
 pub fn filter(

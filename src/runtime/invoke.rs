@@ -87,6 +87,15 @@ async fn answer(
         return host::plain(StatusCode::FORBIDDEN, "Forbidden\n");
     }
     if let Some(reason) = state.pools.unavailable() {
+        // Logged too, so that `depot logs` shows why nothing ran.
+        record(
+            state,
+            req,
+            request_sid,
+            Vec::new(),
+            vec![("error", reason.to_owned())],
+        )
+        .await;
         return text(StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"));
     }
     let Some(build_sid) = req.site.build_sid.as_deref() else {

@@ -1,4 +1,4 @@
-// A standard Twilio Function handler. depot stores it but does not execute it.
+// A standard Twilio Function handler.
 exports.handler = function (context, event, callback) {
   const twiml = new Twilio.twiml.MessagingResponse();
   twiml.message(`${context.GREETING || 'hello'} from depot`);
