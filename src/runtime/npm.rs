@@ -119,10 +119,7 @@ impl Install<'_> {
         }
         let log = tail.lock().map(|t| last(&t).to_vec()).unwrap_or_default();
         let failure = match waited {
-            Err(_) => Some(format!(
-                "npm install timed out after {} s",
-                self.timeout.as_secs()
-            )),
+            Err(_) => Some(format!("npm install timed out after {:?}", self.timeout)),
             Ok(Err(err)) => Some(format!("npm install failed: {err}")),
             Ok(Ok(status)) if status.success() => None,
             Ok(Ok(status)) => Some(format!("npm install failed: {}", summary(&log, status))),

@@ -312,3 +312,86 @@ async fn unlinked_installs_are_collected() {
     assert!(linked.exists());
     assert!(recent.exists());
 }
+
+/// Writes an executable shell script standing in for npm.
+fn fake_npm(dir: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("npm");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// npm gets a scrubbed environment and depot's HOME, and its output lands in the log and the
+/// failure reason.
+#[tokio::test]
+async fn npm_runs_in_a_scrubbed_environment() {
+    if !have_node("npm_runs_in_a_scrubbed_environment") {
+        return;
+    }
+    let tools = tempfile::tempdir().unwrap();
+    let npm = fake_npm(
+        tools.path(),
+        "env\necho \"args: $*\"\necho 'npm error nope, not today'\nexit 1",
+    );
+    let app = spawn_with(|mut c| {
+        c.runtime.npm = Some(npm);
+        c.runtime.install_root = None;
+        c
+    })
+    .await;
+    let service = app.service("env").await;
+    let (build, status) = build_function(&app, &service, "[]").await;
+    assert_eq!(status, "failed");
+    assert_eq!(
+        failure(&app, &service, &build).await,
+        "npm install failed: npm error nope, not today"
+    );
+    let root = app.dir.path().join("functions/installs");
+    let log = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".npm.log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .unwrap();
+    let home = app.dir.path().join("functions/home");
+    assert!(log.contains(&format!("HOME={}", home.display())), "{log}");
+    assert!(
+        log.contains("args: install --omit=dev --no-audit --no-fund"),
+        "{log}"
+    );
+    assert!(log.contains("--prefer-offline --cache "), "{log}");
+    // The test process runs under cargo, whose variables must not reach npm.
+    assert!(!log.contains("CARGO"), "{log}");
+}
+
+/// An install over its time limit is killed with everything it started.
+#[tokio::test]
+async fn a_slow_install_is_killed_at_the_limit() {
+    if !have_node("a_slow_install_is_killed_at_the_limit") {
+        return;
+    }
+    let tools = tempfile::tempdir().unwrap();
+    // The sleep is a child of the script: killing the script alone would leave the pipes open.
+    let npm = fake_npm(tools.path(), "sleep 60\nexit 0");
+    let app = spawn_with(|mut c| {
+        c.runtime.npm = Some(npm);
+        c.runtime.install_root = None;
+        c.runtime.install_timeout = Duration::from_millis(500);
+        c
+    })
+    .await;
+    let service = app.service("slow").await;
+    let started = Instant::now();
+    let (build, status) = build_function(&app, &service, "[]").await;
+    assert_eq!(status, "failed");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        failure(&app, &service, &build).await,
+        "npm install timed out after 500ms"
+    );
+}
