@@ -86,9 +86,21 @@ pub fn config(data_dir: PathBuf, limits: Limits) -> Config {
         runtime: depot::runtime::RuntimeConfig {
             node: depot::runtime::find_on_path("node"),
             npm: depot::runtime::find_on_path("npm"),
+            npm_cache: Some(shared_npm_dir("npm-cache")),
+            install_root: Some(shared_npm_dir("installs")),
             ..Default::default()
         },
     }
+}
+
+/// npm's cache and the installs, shared by every test of every run (under the target dir), so
+/// that the suite downloads and installs `twilio` once. `DEPOT_TEST_NPM_DIR` moves them (an
+/// empty dir measures a cold install).
+pub fn shared_npm_dir(name: &str) -> PathBuf {
+    std::env::var_os("DEPOT_TEST_NPM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("depot-npm"))
+        .join(name)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -495,9 +507,10 @@ impl TestApp {
         (sid, status)
     }
 
-    /// Polls Build Status until it leaves `building`.
+    /// Polls Build Status until it leaves `building`; builds with functions run `npm install`,
+    /// which takes minutes with a cold npm cache.
     pub async fn wait_build(&self, service: &str, build: &str) -> String {
-        for _ in 0..200 {
+        for round in 0..1400 {
             let status = self
                 .get(&format!("/v1/Services/{service}/Builds/{build}/Status"))
                 .await;
@@ -505,7 +518,8 @@ impl TestApp {
             if value != "building" {
                 return value;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            let pause = if round < 200 { 25 } else { 250 };
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
         }
         panic!("build {build} still building");
     }

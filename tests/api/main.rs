@@ -9,6 +9,7 @@ mod connections;
 mod conventions;
 mod deployments;
 mod environments;
+mod function_builds;
 mod functions;
 mod hardening;
 mod helpers;
