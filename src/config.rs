@@ -250,6 +250,9 @@ pub struct ServeArgs {
     /// The `twilio` package version added to builds whose Dependencies do not name it.
     #[arg(long, env = "DEPOT_TWILIO_VERSION", default_value = "5.0.3")]
     pub twilio_version: String,
+    /// npm's download cache for build installs; default: `functions/npm-cache` in the data dir.
+    #[arg(long, env = "DEPOT_NPM_CACHE")]
+    pub npm_cache: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -528,6 +531,8 @@ impl Config {
                 npm_offline: args.npm_offline,
                 npm_ignore_scripts: args.npm_ignore_scripts,
                 twilio_version: args.twilio_version,
+                npm_cache: args.npm_cache,
+                install_root: None,
             },
         })
     }

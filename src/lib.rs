@@ -177,6 +177,10 @@ async fn collect_garbage_forever(core: Arc<domain::Core>) {
             Ok(removed) => tracing::info!(removed, "removed unreferenced content"),
             Err(err) => tracing::warn!(error = %err, "content garbage collection failed"),
         }
+        let installs = runtime::install::collect_garbage(&core).await;
+        if installs > 0 {
+            tracing::info!(removed = installs, "removed unused npm installs");
+        }
     }
 }
 

@@ -35,6 +35,9 @@ const CLAIM_SECS: i64 = 10;
 const IN_FLIGHT: usize = 16;
 /// Rows of compressed copies handed to the store at once (its writer batches them).
 const RECORDS_IN_FLIGHT: usize = 256;
+/// Builds worked on at once by one node: an `npm install` takes seconds to minutes, and asset
+/// builds must not wait behind it.
+const BUILDS_AT_ONCE: usize = 4;
 /// How often the builder looks for builds created on other nodes.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -44,16 +47,27 @@ impl Builder {
     }
 }
 
-/// Claims and builds builds, one at a time, for as long as the node runs.
+/// Claims and builds builds, a few at once, for as long as the node runs.
 pub async fn run(core: std::sync::Arc<Core>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(BUILDS_AT_ONCE));
     loop {
+        // A slot first: a node claims no more builds than it works on.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let now = crate::clock::now();
         match core
             .store
             .claim_build(&core.node, now, now + CLAIM_SECS)
             .await
         {
-            Ok(Some(build)) => build_claimed(&core, build).await,
+            Ok(Some(build)) => {
+                let core = core.clone();
+                tokio::spawn(async move {
+                    build_claimed(&core, build).await;
+                    drop(slot);
+                });
+            }
             Ok(None) => {
                 let _ = tokio::time::timeout(POLL, core.builder.wake.notified()).await;
             }
@@ -110,7 +124,9 @@ async fn renew_claim(core: std::sync::Arc<Core>, sid: String) {
     }
 }
 
-/// Checks paths and content, then precompresses the assets. `Err` carries the failure reason.
+/// Checks paths and content, then precompresses the assets and, for a build with functions,
+/// lays it out and installs its dependencies (`runtime::install`). `Err` carries the failure
+/// reason.
 async fn package(core: &Core, detail: &BuildDetail) -> Result<(), String> {
     let files: Vec<&Version> = detail.assets.iter().chain(&detail.functions).collect();
     let mut paths: HashMap<&str, &str> = HashMap::new();
@@ -134,6 +150,21 @@ async fn package(core: &Core, detail: &BuildDetail) -> Result<(), String> {
         .buffer_unordered(IN_FLIGHT)
         .try_collect::<()>()
         .await?;
+    // Dependencies install while the assets compress: an install takes seconds, and neither
+    // needs the other.
+    let install = async {
+        if detail.functions.is_empty() {
+            return Ok(());
+        }
+        crate::runtime::install::ensure(core, detail)
+            .await
+            .map(drop)
+    };
+    tokio::try_join!(precompress_assets(core, detail), install).map(drop)
+}
+
+/// Stores compressed copies of the build's text assets and records them.
+async fn precompress_assets(core: &Core, detail: &BuildDetail) -> Result<(), String> {
     // Function code is never served, so only assets are worth compressing.
     let copies: Vec<_> = detail
         .assets

@@ -5,8 +5,10 @@
 
 pub mod cookies;
 pub mod headers;
+pub mod install;
 pub mod invoke;
 pub mod layout;
+mod npm;
 pub mod pool;
 pub mod protocol;
 pub mod worker;
@@ -48,6 +50,13 @@ pub struct RuntimeConfig {
     pub npm_ignore_scripts: bool,
     /// The `twilio` version added to builds that do not name one.
     pub twilio_version: String,
+    /// npm's cache; default `{data}/functions/npm-cache`. Several depots of one host (or a
+    /// test suite) may share one, so a package is downloaded once.
+    pub npm_cache: Option<PathBuf>,
+    /// Where shared installs live; default `{data}/functions/installs`. Not a flag: a root
+    /// shared by several depots is never garbage-collected (none of them sees every build), so
+    /// only tests set it.
+    pub install_root: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -68,6 +77,8 @@ impl Default for RuntimeConfig {
             npm_offline: false,
             npm_ignore_scripts: false,
             twilio_version: "5.0.3".to_owned(),
+            npm_cache: None,
+            install_root: None,
         }
     }
 }

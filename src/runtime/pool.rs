@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::layout::{self, BuildDir};
+use super::install;
+use super::layout::BuildDir;
 use super::protocol::{self, Init, Invoke, LogLine, Reply};
 use super::worker::{Spawn, Worker};
 use super::RuntimeConfig;
@@ -266,11 +267,12 @@ impl Pools {
             .build(target.service_sid, target.build_sid)
             .await
             .map_err(|e| format!("cannot read build {}: {e}", target.build_sid))?;
-        let dir = layout::prepare(core, &detail).await?;
+        // Laid out with its npm install linked: this node may not be the one that built it.
+        let dir = install::ensure(core, &detail).await?;
         private_dir(scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
         let init = Init {
             root: dir.root.clone(),
-            handler_version: handler_version(&detail.build.dependencies),
+            handler_version: install::handler_version(&detail.build),
             assets: dir.private_assets.clone(),
             functions: dir
                 .functions
@@ -373,14 +375,6 @@ impl Drop for Pool {
     }
 }
 
-/// The `@twilio/runtime-handler` version a build's dependencies name.
-fn handler_version(dependencies: &str) -> Option<String> {
-    let list: Vec<crate::domain::builds::Dependency> = serde_json::from_str(dependencies).ok()?;
-    list.into_iter()
-        .find(|d| d.name == "@twilio/runtime-handler")
-        .map(|d| d.version)
-}
-
 /// Writes the embedded shim to `{dir}/depot-fn-host.js`.
 fn write_shim(dir: &std::path::Path) -> std::io::Result<PathBuf> {
     use std::io::Write;
@@ -405,17 +399,4 @@ fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn handler_version_comes_from_dependencies() {
-        let deps = r#"[{"name":"twilio","version":"5.0.3"},{"name":"@twilio/runtime-handler","version":"1.1.3"}]"#;
-        assert_eq!(handler_version(deps).as_deref(), Some("1.1.3"));
-        assert_eq!(handler_version("[]"), None);
-        assert_eq!(handler_version("nonsense"), None);
-    }
 }

@@ -683,12 +683,18 @@ async fn a_new_deployment_runs_the_new_code_in_a_new_pool() {
 
 #[tokio::test]
 async fn without_node_function_paths_answer_503() {
-    let app = spawn_with(|mut c| {
-        c.runtime.node = None;
-        c
-    })
-    .await;
+    // Builds with functions need node too: deploy with it, then serve without it.
+    if no_node() {
+        return;
+    }
+    let app = app().await;
     let site = app.deploy(&[js("/echo", "public", ECHO)]).await;
+    let app = app
+        .restart_with(|mut c| {
+            c.runtime.node = None;
+            c
+        })
+        .await;
     let response = get(&app, &site, "/echo").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key("twilio-request-id"));
@@ -697,4 +703,80 @@ async fn without_node_function_paths_answer_503() {
         .await
         .unwrap()
         .starts_with("Function execution needs Node.js"));
+    let logs = logs(&app, &site).await;
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0]["level"], "error");
+}
+
+/// Like [`TestApp::deploy`], with the Build's `Dependencies` set.
+async fn deploy_with(app: &TestApp, files: &[Deployable<'_>], dependencies: &str) -> Deployed {
+    let service = app.service("legacy").await;
+    let environment = app
+        .post(
+            &format!("/v1/Services/{service}/Environments"),
+            &[("UniqueName", "dev-environment"), ("DomainSuffix", "dev")],
+        )
+        .await;
+    let domain = environment.body["domain_name"].as_str().unwrap().to_owned();
+    let environment = environment.body["sid"].as_str().unwrap().to_owned();
+    let mut form = vec![("Dependencies".to_owned(), dependencies.to_owned())];
+    for file in files {
+        form.push((
+            "FunctionVersions".to_owned(),
+            app.version(&service, file).await,
+        ));
+    }
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let created = app
+        .post(&format!("/v1/Services/{service}/Builds"), &form)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let build = created.body["sid"].as_str().unwrap().to_owned();
+    assert_eq!(app.wait_build(&service, &build).await, "completed");
+    let deployed = app
+        .post(
+            &format!("/v1/Services/{service}/Environments/{environment}/Deployments"),
+            &[("BuildSid", build.as_str())],
+        )
+        .await;
+    assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.body);
+    Deployed {
+        service,
+        environment,
+        domain,
+        build,
+    }
+}
+
+#[tokio::test]
+async fn hello_twiml_and_handlers_before_1_2_without_event_request() {
+    if no_node() {
+        return;
+    }
+    let app = app().await;
+    let hello = r#"exports.handler = (context, event, callback) => {
+        const twiml = new Twilio.twiml.VoiceResponse();
+        twiml.say('Hello World');
+        callback(null, twiml);
+    };"#;
+    let current = app.deploy(&[js("/hello", "public", hello)]).await;
+    let response = get(&app, &current, "/hello").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/xml"));
+    let body = response.text().await.unwrap();
+    assert!(body.starts_with("<?xml"), "{body}");
+    assert!(body.contains("<Say>Hello World</Say>"), "{body}");
+
+    let old = deploy_with(
+        &app,
+        &[js("/echo", "public", ECHO)],
+        r#"[{"name":"@twilio/runtime-handler","version":"1.1.3"}]"#,
+    )
+    .await;
+    let event: Value = get(&app, &old, "/echo?a=1").await.json().await.unwrap();
+    assert_eq!(event["a"], "1");
+    assert!(event.get("request").is_none(), "{event}");
 }

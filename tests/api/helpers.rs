@@ -86,9 +86,21 @@ pub fn config(data_dir: PathBuf, limits: Limits) -> Config {
         runtime: depot::runtime::RuntimeConfig {
             node: depot::runtime::find_on_path("node"),
             npm: depot::runtime::find_on_path("npm"),
+            npm_cache: Some(shared_npm_dir("npm-cache")),
+            install_root: Some(shared_npm_dir("installs")),
             ..Default::default()
         },
     }
+}
+
+/// npm's cache and the installs, shared by every test of every run (under the target dir), so
+/// that the suite downloads and installs `twilio` once. `DEPOT_TEST_NPM_DIR` moves them (an
+/// empty dir measures a cold install).
+pub fn shared_npm_dir(name: &str) -> PathBuf {
+    std::env::var_os("DEPOT_TEST_NPM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("depot-npm"))
+        .join(name)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -135,7 +147,12 @@ async fn start(dir: TempDir, config: Config, schema: Option<Schema>) -> TestApp 
 
 impl TestApp {
     /// Stops the server gracefully and starts a new one on the same data dir.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|c| c).await
+    }
+
+    /// Like [`TestApp::restart`], with the new server's config adjusted by `tweak`.
+    pub async fn restart_with(mut self, tweak: impl FnOnce(Config) -> Config) -> TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -145,7 +162,7 @@ impl TestApp {
         let mut config = config(self.dir.path().to_path_buf(), Limits::default());
         config.database_url = self.database_url.clone();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        start(dir, config, self.schema.take()).await
+        start(dir, tweak(config), self.schema.take()).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -495,9 +512,10 @@ impl TestApp {
         (sid, status)
     }
 
-    /// Polls Build Status until it leaves `building`.
+    /// Polls Build Status until it leaves `building`; builds with functions run `npm install`,
+    /// which takes minutes with a cold npm cache.
     pub async fn wait_build(&self, service: &str, build: &str) -> String {
-        for _ in 0..200 {
+        for round in 0..1400 {
             let status = self
                 .get(&format!("/v1/Services/{service}/Builds/{build}/Status"))
                 .await;
@@ -505,7 +523,8 @@ impl TestApp {
             if value != "building" {
                 return value;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            let pause = if round < 200 { 25 } else { 250 };
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
         }
         panic!("build {build} still building");
     }

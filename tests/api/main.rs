@@ -10,6 +10,7 @@ mod conventions;
 mod deployments;
 mod environments;
 mod execution;
+mod function_builds;
 mod functions;
 mod hardening;
 mod helpers;
