@@ -174,6 +174,9 @@ async fn uploads_cut_short_by_a_crash_are_removed_at_start() {
         .exists());
 }
 
+/// A function that writes one Log per call (needs Node.js: the tests skip without it).
+const LOGS_ONE_LINE: &[u8] = b"exports.handler = (context, event, callback) => { console.log('hit'); callback(null, 'ok'); };";
+
 fn function_file(data: &[u8]) -> Deployable<'_> {
     Deployable {
         path: "/hook",
@@ -200,28 +203,35 @@ async fn call_function(app: &TestApp, domain: &str, times: usize) {
             .send()
             .await
             .unwrap();
-        assert_eq!(answer.status(), StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(answer.status(), StatusCode::OK);
     }
 }
 
 #[tokio::test]
 async fn anonymous_requests_write_logs_at_a_bounded_rate() {
+    if depot::runtime::find_on_path("node").is_none() {
+        eprintln!("skipping: function Logs need `node` on PATH");
+        return;
+    }
     let app = spawn_with(|mut c| {
         c.logs.max_rate = 1;
         c
     })
     .await;
-    let site = app
-        .deploy(&[function_file(b"exports.handler = () => {}")])
-        .await;
+    let site = app.deploy(&[function_file(LOGS_ONE_LINE)]).await;
     call_function(&app, &site.domain, 40).await;
     let written = log_count(&app, &site.service, &site.environment).await;
-    // A burst of ten seconds' worth, plus what the rate refilled meanwhile.
-    assert!((10..=12).contains(&written), "{written}");
+    // A burst of ten seconds' worth, plus what the rate refilled meanwhile (the first call
+    // also starts a worker).
+    assert!((10..=13).contains(&written), "{written}");
 }
 
 #[tokio::test]
 async fn logs_beyond_the_per_environment_cap_are_pruned_oldest_first() {
+    if depot::runtime::find_on_path("node").is_none() {
+        eprintln!("skipping: function Logs need `node` on PATH");
+        return;
+    }
     let app = spawn_with(|mut c| {
         c.logs.max_rate = 0;
         c.logs.max_per_environment = 3;
@@ -229,9 +239,7 @@ async fn logs_beyond_the_per_environment_cap_are_pruned_oldest_first() {
         c
     })
     .await;
-    let site = app
-        .deploy(&[function_file(b"exports.handler = () => {}")])
-        .await;
+    let site = app.deploy(&[function_file(LOGS_ONE_LINE)]).await;
     call_function(&app, &site.domain, 8).await;
     let path = format!(
         "/v1/Services/{}/Environments/{}/Logs?PageSize=1000",
