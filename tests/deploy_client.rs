@@ -241,7 +241,12 @@ fn expected_type(path: &str) -> &'static str {
 }
 
 /// Checks what the asset host serves for one deployment; returns the public paths checked.
-fn check_hosting(depot: &Depot, project: &Path, result: &Value) -> BTreeSet<String> {
+fn check_hosting(
+    depot: &Depot,
+    project: &Path,
+    result: &Value,
+    greeting: &str,
+) -> BTreeSet<String> {
     let domain = str_of(result, "domain");
     let mut public = BTreeSet::new();
     for asset in result["assets"].as_array().unwrap() {
@@ -282,13 +287,19 @@ fn check_hosting(depot: &Depot, project: &Path, result: &Value) -> BTreeSet<Stri
         "GET / must serve /assets/index.html"
     );
     let function = fetch(depot, domain, "/hello", None);
-    // The function runs: TwiML once builds install `twilio`; 500 while they do not (no
-    // `Twilio.twiml`), 503 on a machine without Node.js.
-    assert!(
-        matches!(function.status, 200 | 500 | 503),
-        "GET /hello: {}",
-        function.status
-    );
+    if depot::runtime::find_on_path("node").is_some() {
+        // The function runs with the `twilio` the build installed and the `.env` Variables
+        // the toolkit sent (RUNTIME §7 T28).
+        let body = String::from_utf8_lossy(&function.body);
+        assert_eq!(function.status, 200, "GET /hello: {body}");
+        assert_eq!(function.content_type, "text/xml");
+        assert!(
+            body.contains(&format!("<Message>{greeting} from depot</Message>")),
+            "GET /hello: {body}"
+        );
+    } else {
+        assert_eq!(function.status, 503, "GET /hello without Node.js");
+    }
     assert_eq!(fetch(depot, domain, "/missing.txt", None).status, 404);
     assert_eq!(
         fetch(depot, "nobody-1234-dev.localhost", "/index.html", None).status,
@@ -399,7 +410,7 @@ fn serverless_api_deploys_a_local_project() {
     .into_iter()
     .collect();
     assert_eq!(assets, expected);
-    let public = check_hosting(&depot, &project, &first);
+    let public = check_hosting(&depot, &project, &first, "hello");
     assert_eq!(public.len(), 4, "{public:?}");
     check_api_state(&depot, &first, "hello");
     let old_css = std::fs::read(project.join("assets/style.css")).unwrap();
@@ -421,7 +432,7 @@ fn serverless_api_deploys_a_local_project() {
         "the domain must serve the new style.css"
     );
     assert!(css.body != old_css);
-    check_hosting(&depot, &project, &second);
+    check_hosting(&depot, &project, &second, "hola");
     check_api_state(&depot, &second, "hola");
     println!("deploy client checks passed: {public:?} served, build switched");
 }
