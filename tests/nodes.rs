@@ -336,6 +336,91 @@ fn two_nodes_share_one_database_and_one_bucket() {
     }
 }
 
+/// A function deployed through one node runs on the other, which lays the build out and
+/// installs its dependencies on first use (RUNTIME §6.6).
+#[test]
+fn a_function_deployed_on_one_node_runs_on_the_other() {
+    let Some(shared) = shared() else { return };
+    if depot::runtime::find_on_path("node").is_none() {
+        eprintln!("skipped: `node` is not on PATH");
+        return;
+    }
+    // One npm cache for both nodes and every run: only the first run downloads.
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("depot-nodes-npm");
+    let cache = cache.to_str().unwrap();
+    let a = start_with(&shared, &[("DEPOT_NPM_CACHE", cache)]);
+    let b = start_with(&shared, &[("DEPOT_NPM_CACHE", cache)]);
+    let service = post(
+        &a,
+        "/v1/Services",
+        &[("UniqueName", "fns"), ("FriendlyName", "F")],
+    );
+    let service = service["sid"].as_str().unwrap().to_owned();
+    let function = post(
+        &a,
+        &format!("/v1/Services/{service}/Functions"),
+        &[("FriendlyName", "hello")],
+    );
+    let function = function["sid"].as_str().unwrap().to_owned();
+    let form = multipart::Form::new()
+        .text("Path", "/hello")
+        .text("Visibility", "public")
+        .part(
+            "Content",
+            multipart::Part::bytes(
+                b"exports.handler = (context, event, callback) => \
+                  callback(null, `hello from ${context.DOMAIN_NAME}`);"
+                    .to_vec(),
+            )
+            .file_name("hello.js")
+            .mime_str("application/javascript")
+            .unwrap(),
+        );
+    let response = client()
+        .post(format!(
+            "{}/v1/Services/{service}/Functions/{function}/Versions",
+            a.base
+        ))
+        .basic_auth(SID, Some(TOKEN))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert!(response.status().is_success());
+    let version: Value = response.json().unwrap();
+    let version = version["sid"].as_str().unwrap().to_owned();
+    let environment = post(
+        &a,
+        &format!("/v1/Services/{service}/Environments"),
+        &[("UniqueName", "production"), ("DomainSuffix", "prod")],
+    );
+    let environment_sid = environment["sid"].as_str().unwrap().to_owned();
+    let domain = environment["domain_name"].as_str().unwrap().to_owned();
+    let build = post(
+        &a,
+        &format!("/v1/Services/{service}/Builds"),
+        &[("FunctionVersions", &version)],
+    );
+    let build = build["sid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        wait_build(&a, &service, &build, Duration::from_secs(240)),
+        "completed"
+    );
+    post(
+        &a,
+        &format!("/v1/Services/{service}/Environments/{environment_sid}/Deployments"),
+        &[("BuildSid", &build)],
+    );
+    let deployed = Instant::now();
+    let (status, body) = fetch(&b, &domain, "/hello");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with(&format!("hello from {domain}")), "{body}");
+    println!(
+        "function first answered by the other node after {:?} (its install included)",
+        deployed.elapsed()
+    );
+    assert_eq!(fetch(&a, &domain, "/hello").0, 200);
+}
+
 #[test]
 fn a_build_whose_node_dies_is_finished_by_another() {
     let Some(shared) = shared() else { return };

@@ -272,12 +272,47 @@ pub async fn follow_site_changes(
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match changes.recv().await {
-            Ok(crate::store::SiteChange::Domain(domain)) => state.sites.forget(&domain),
+            Ok(crate::store::SiteChange::Domain(domain)) => {
+                state.sites.forget(&domain);
+                tokio::spawn(prepare_functions(state.clone(), domain));
+            }
             Ok(crate::store::SiteChange::All) | Err(RecvError::Lagged(_)) => {
                 state.sites.forget_all()
             }
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+/// Lays out and installs a newly deployed build with functions on this node now, rather than
+/// on its first request: a node that did not build it would otherwise make that request wait
+/// for `npm install`.
+async fn prepare_functions(state: AppState, domain: String) {
+    if state.config.runtime.node.is_none() {
+        return;
+    }
+    let Ok(Some(site)) = state.sites.get(&state, &domain).await else {
+        return;
+    };
+    let Some(build_sid) = &site.build_sid else {
+        return;
+    };
+    if !site
+        .files
+        .values()
+        .any(|f| f.kind == ContainerKind::Function)
+    {
+        return;
+    }
+    let detail = match state.store.build(&site.service_sid, build_sid).await {
+        Ok(detail) => detail,
+        Err(err) => {
+            tracing::debug!(build = %build_sid, error = %err, "cannot read deployed build");
+            return;
+        }
+    };
+    if let Err(reason) = crate::runtime::install::ensure(&state.core, &detail).await {
+        tracing::warn!(build = %build_sid, %reason, "cannot prepare deployed functions");
     }
 }
 
