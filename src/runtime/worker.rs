@@ -82,6 +82,9 @@ impl Worker {
         let mut child = command
             .spawn()
             .map_err(|e| Failure::Start(format!("cannot run {}: {e}", spawn.node.display())))?;
+        // The command holds the worker's end of the socket: dropped now, a worker that dies while
+        // starting closes the last copy and the read below ends at once, not after START_TIMEOUT.
+        drop(command);
         let group = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
