@@ -478,7 +478,14 @@ impl Config {
         };
         Ok(Config {
             listen: args.listen,
-            data_dir: args.data_dir,
+            // Absolute: function workers and npm run in other working directories and are
+            // given paths under it.
+            data_dir: std::path::absolute(&args.data_dir).map_err(|e| {
+                format!(
+                    "--data-dir / DEPOT_DATA_DIR: {}: {e}",
+                    args.data_dir.display()
+                )
+            })?,
             database_url,
             blob_url,
             public_url,
