@@ -474,8 +474,10 @@ fn a_build_whose_node_dies_is_finished_by_another() {
         "build finished by another node {:?} after the kill",
         killed.elapsed()
     );
+    // The claim lapses within 10 s; rebuilding 2 × 7 MB through the loopback S3 server (moto,
+    // Python) took 14 s more on a quiet 2-core machine and 26 s on a busy one.
     assert!(
-        killed.elapsed() < Duration::from_secs(30),
+        killed.elapsed() < Duration::from_secs(60),
         "took {:?}",
         killed.elapsed()
     );
