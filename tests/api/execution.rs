@@ -708,44 +708,10 @@ async fn without_node_function_paths_answer_503() {
     assert_eq!(logs[0]["level"], "error");
 }
 
-/// Like [`TestApp::deploy`], with the Build's `Dependencies` set.
+/// Like [`TestApp::deploy`], with the Build's `Dependencies` set (a Service of its own, so it
+/// can sit beside one made by `deploy`).
 async fn deploy_with(app: &TestApp, files: &[Deployable<'_>], dependencies: &str) -> Deployed {
-    let service = app.service("legacy").await;
-    let environment = app
-        .post(
-            &format!("/v1/Services/{service}/Environments"),
-            &[("UniqueName", "dev-environment"), ("DomainSuffix", "dev")],
-        )
-        .await;
-    let domain = environment.body["domain_name"].as_str().unwrap().to_owned();
-    let environment = environment.body["sid"].as_str().unwrap().to_owned();
-    let mut form = vec![("Dependencies".to_owned(), dependencies.to_owned())];
-    for file in files {
-        form.push((
-            "FunctionVersions".to_owned(),
-            app.version(&service, file).await,
-        ));
-    }
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let created = app
-        .post(&format!("/v1/Services/{service}/Builds"), &form)
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let build = created.body["sid"].as_str().unwrap().to_owned();
-    assert_eq!(app.wait_build(&service, &build).await, "completed");
-    let deployed = app
-        .post(
-            &format!("/v1/Services/{service}/Environments/{environment}/Deployments"),
-            &[("BuildSid", build.as_str())],
-        )
-        .await;
-    assert_eq!(deployed.status, StatusCode::CREATED, "{}", deployed.body);
-    Deployed {
-        service,
-        environment,
-        domain,
-        build,
-    }
+    app.deploy_with("legacy", files, Some(dependencies)).await
 }
 
 #[tokio::test]

@@ -492,7 +492,20 @@ impl TestApp {
 
     /// Creates a build of `files` in `service` and waits until it is no longer building.
     pub async fn build(&self, service: &str, files: &[Deployable<'_>]) -> (String, String) {
+        self.build_with(service, files, None).await
+    }
+
+    /// Like [`TestApp::build`], with the Build's `Dependencies` set when given.
+    pub async fn build_with(
+        &self,
+        service: &str,
+        files: &[Deployable<'_>],
+        dependencies: Option<&str>,
+    ) -> (String, String) {
         let mut form = Vec::new();
+        if let Some(dependencies) = dependencies {
+            form.push(("Dependencies", dependencies.to_owned()));
+        }
         for file in files {
             let sid = self.version(service, file).await;
             let key = if file.function {
@@ -531,7 +544,18 @@ impl TestApp {
 
     /// A service, an environment and a completed build of `files`, deployed.
     pub async fn deploy(&self, files: &[Deployable<'_>]) -> Deployed {
-        let service = self.service("site").await;
+        self.deploy_with("site", files, None).await
+    }
+
+    /// Like [`TestApp::deploy`], to a Service named `name`, with the Build's `Dependencies` set
+    /// when given.
+    pub async fn deploy_with(
+        &self,
+        name: &str,
+        files: &[Deployable<'_>],
+        dependencies: Option<&str>,
+    ) -> Deployed {
+        let service = self.service(name).await;
         let environment = self
             .post(
                 &format!("/v1/Services/{service}/Environments"),
@@ -540,7 +564,7 @@ impl TestApp {
             .await;
         let domain = environment.body["domain_name"].as_str().unwrap().to_owned();
         let environment = environment.body["sid"].as_str().unwrap().to_owned();
-        let (build, status) = self.build(&service, files).await;
+        let (build, status) = self.build_with(&service, files, dependencies).await;
         assert_eq!(status, "completed");
         let deployed = self
             .post(
