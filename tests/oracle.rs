@@ -189,9 +189,10 @@ async fn deploy_fixtures(app: &TestApp) -> String {
     );
     let domain = environment.body["domain_name"].as_str().unwrap().to_owned();
     let environment = environment.body["sid"].as_str().unwrap().to_owned();
-    let mut form = vec![("Dependencies", DEPENDENCIES.to_owned())];
-    for fixture in fixtures() {
-        let file = Deployable {
+    let fixtures = fixtures();
+    let files: Vec<Deployable<'_>> = fixtures
+        .iter()
+        .map(|fixture| Deployable {
             path: &fixture.path,
             visibility: fixture.visibility,
             content_type: if fixture.function {
@@ -201,21 +202,10 @@ async fn deploy_fixtures(app: &TestApp) -> String {
             },
             data: &fixture.data,
             function: fixture.function,
-        };
-        let key = if fixture.function {
-            "FunctionVersions"
-        } else {
-            "AssetVersions"
-        };
-        form.push((key, app.version(&service, &file).await));
-    }
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let created = app
-        .post(&format!("/v1/Services/{service}/Builds"), &form)
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let build = created.body["sid"].as_str().unwrap().to_owned();
-    assert_eq!(app.wait_build(&service, &build).await, "completed");
+        })
+        .collect();
+    let (build, status) = app.build_with(&service, &files, Some(DEPENDENCIES)).await;
+    assert_eq!(status, "completed");
     let deployed = app
         .post(
             &format!("/v1/Services/{service}/Environments/{environment}/Deployments"),
