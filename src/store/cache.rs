@@ -28,6 +28,7 @@ enum Key {
     Service(u64, String, bool, String),
     Container(u64, ContainerKind, String),
     Page(u64, ContainerKind, PageRequest),
+    Variables(u64, String, PageRequest),
 }
 
 /// The same keys, borrowed, so that a hit allocates nothing.
@@ -36,6 +37,7 @@ enum Lookup<'a> {
     Service(u64, &'a str, bool, &'a str),
     Container(u64, ContainerKind, &'a str),
     Page(u64, ContainerKind, PageRequest),
+    Variables(u64, &'a str, PageRequest),
 }
 
 impl Lookup<'_> {
@@ -44,6 +46,7 @@ impl Lookup<'_> {
             Lookup::Service(e, a, n, k) => Key::Service(e, a.to_owned(), n, k.to_owned()),
             Lookup::Container(e, kind, sid) => Key::Container(e, kind, sid.to_owned()),
             Lookup::Page(e, kind, page) => Key::Page(e, kind, page),
+            Lookup::Variables(e, env, page) => Key::Variables(e, env.to_owned(), page),
         }
     }
 }
@@ -54,6 +57,7 @@ impl Hash for Key {
             Key::Service(e, a, n, k) => Lookup::Service(*e, a, *n, k).hash(state),
             Key::Container(e, kind, sid) => Lookup::Container(*e, *kind, sid).hash(state),
             Key::Page(e, kind, page) => Lookup::Page(*e, *kind, *page).hash(state),
+            Key::Variables(e, env, page) => Lookup::Variables(*e, env, *page).hash(state),
         }
     }
 }
@@ -64,6 +68,7 @@ impl Hash for Lookup<'_> {
             Lookup::Service(e, a, n, k) => (0u8, e, a, n, k).hash(state),
             Lookup::Container(e, kind, sid) => (1u8, e, kind, sid).hash(state),
             Lookup::Page(e, kind, page) => (2u8, e, kind, page).hash(state),
+            Lookup::Variables(e, env, page) => (3u8, e, env, page).hash(state),
         }
     }
 }
@@ -80,6 +85,9 @@ impl Equivalent<Key> for Lookup<'_> {
             (Lookup::Page(e, kind, page), Key::Page(e2, kind2, page2)) => {
                 e == *e2 && kind == *kind2 && page == *page2
             }
+            (Lookup::Variables(e, env, page), Key::Variables(e2, env2, page2)) => {
+                e == *e2 && env == env2 && page == *page2
+            }
             _ => false,
         }
     }
@@ -90,6 +98,7 @@ enum Value {
     Service(Service),
     Container(Container),
     Page(Arc<Page<Container>>),
+    Variables(Arc<Page<Variable>>),
 }
 
 #[derive(Clone)]
@@ -109,6 +118,7 @@ impl quick_cache::Weighter<Key, Value> for Weight {
             Key::Service(_, a, _, k) => (a.len() + k.len()) as u64,
             Key::Container(_, _, sid) => sid.len() as u64,
             Key::Page(..) => 0,
+            Key::Variables(_, env, _) => env.len() as u64,
         };
         let value_bytes = match value {
             Value::Service(s) => {
@@ -119,6 +129,16 @@ impl quick_cache::Weighter<Key, Value> for Weight {
             Value::Container(c) => container_bytes(c),
             Value::Page(page) => {
                 ENTRY_OVERHEAD + page.items.iter().map(container_bytes).sum::<u64>()
+            }
+            Value::Variables(page) => {
+                ENTRY_OVERHEAD
+                    + page
+                        .items
+                        .iter()
+                        .map(|v| {
+                            ENTRY_OVERHEAD + (v.sid.len() + v.key.len() + v.value.len()) as u64
+                        })
+                        .sum::<u64>()
             }
         };
         key_bytes + value_bytes
@@ -541,8 +561,12 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.list_deployments(environment_sid, page).await
     }
 
+    // Variables are read on every function invocation (its `context`), so their pages are
+    // cached under the Environment's own epoch, which every Variable write moves.
     async fn create_variable(&self, variable: &Variable) -> StoreResult<Variable> {
-        self.inner.create_variable(variable).await
+        let result = self.inner.create_variable(variable).await;
+        self.invalidate_scope(&variable.environment_sid);
+        result
     }
 
     async fn variable(&self, environment_sid: &str, sid: &str) -> StoreResult<Variable> {
@@ -554,7 +578,16 @@ impl<S: Store> Store for CachedStore<S> {
         environment_sid: &str,
         page: PageRequest,
     ) -> StoreResult<Page<Variable>> {
-        self.inner.list_variables(environment_sid, page).await
+        let lookup = Lookup::Variables(self.scope(environment_sid), environment_sid, page);
+        if let Some(Value::Variables(hit)) = self.entries.get(&lookup) {
+            return Ok(Page::clone(&hit));
+        }
+        let listed = self.inner.list_variables(environment_sid, page).await?;
+        self.entries.insert(
+            lookup.to_owned(),
+            Value::Variables(Arc::new(listed.clone())),
+        );
+        Ok(listed)
     }
 
     async fn update_variable(
@@ -565,13 +598,18 @@ impl<S: Store> Store for CachedStore<S> {
         value: Option<&str>,
         now: i64,
     ) -> StoreResult<Variable> {
-        self.inner
+        let result = self
+            .inner
             .update_variable(environment_sid, sid, key, value, now)
-            .await
+            .await;
+        self.invalidate_scope(environment_sid);
+        result
     }
 
     async fn delete_variable(&self, environment_sid: &str, sid: &str) -> StoreResult<()> {
-        self.inner.delete_variable(environment_sid, sid).await
+        let result = self.inner.delete_variable(environment_sid, sid).await;
+        self.invalidate_scope(environment_sid);
+        result
     }
 
     async fn create_log(&self, log: &Log) -> StoreResult<Log> {
