@@ -124,13 +124,12 @@ pub async fn serve(state: &AppState, req: Request) -> Response {
     }
     match file.kind {
         ContainerKind::Function => {
-            // Owned: the request's parts move into the invocation.
-            let domain = domain.into_owned();
+            // Owned: the invocation outlives this request if its client goes away.
             let request = crate::runtime::invoke::Request {
-                site: &site,
-                domain: &domain,
-                file: &file,
-                path: route,
+                path: route.to_owned(),
+                site: site.clone(),
+                domain: domain.into_owned(),
+                file,
             };
             crate::runtime::invoke::function(state, request, parts, body).await
         }

@@ -3,6 +3,7 @@
 //! cookie rules, and the invocation's Logs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -22,28 +23,41 @@ use crate::AppState;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// What the host knows when it hands a function request over.
-pub struct Request<'a> {
-    pub site: &'a SiteView,
+pub struct Request {
+    pub site: Arc<SiteView>,
     /// The environment's domain: lowercase, no port.
-    pub domain: &'a str,
-    pub file: &'a File,
-    pub path: &'a str,
+    pub domain: String,
+    pub file: Arc<File>,
+    pub path: String,
 }
 
 /// Answers a request for a public or protected function (private ones are 404 before this,
 /// OPTIONS is answered by the host).
-pub async fn function(state: &AppState, req: Request<'_>, parts: Parts, body: Body) -> Response {
-    let request_sid = sid::generate(Prefix::Request);
-    let mut response = answer(state, &req, &request_sid, parts, body).await;
-    if let Ok(value) = HeaderValue::from_str(&request_sid) {
-        response.headers_mut().insert("twilio-request-id", value);
+///
+/// The invocation runs in a task of its own: a client that goes away must neither stop the
+/// function (Twilio runs it to its end) nor lose its Logs, nor cost a worker killed mid-frame.
+pub async fn function(state: &AppState, req: Request, parts: Parts, body: Body) -> Response {
+    let state = state.clone();
+    let task = tokio::spawn(async move {
+        let request_sid = sid::generate(Prefix::Request);
+        let mut response = answer(&state, &req, &request_sid, parts, body).await;
+        if let Ok(value) = HeaderValue::from_str(&request_sid) {
+            response.headers_mut().insert("twilio-request-id", value);
+        }
+        response
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "function invocation task failed");
+            host::plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
+        }
     }
-    response
 }
 
 async fn answer(
     state: &AppState,
-    req: &Request<'_>,
+    req: &Request,
     request_sid: &str,
     parts: Parts,
     body: Body,
@@ -82,7 +96,7 @@ async fn answer(
         return too_large();
     };
     if req.file.visibility == crate::domain::versions::Visibility::Protected
-        && !host::signed(state, req.site, &parts, Some(&body)).await
+        && !host::signed(state, &req.site, &parts, Some(&body)).await
     {
         return host::plain(StatusCode::FORBIDDEN, "Forbidden\n");
     }
@@ -126,7 +140,7 @@ async fn answer(
         service_sid: &req.site.service_sid,
         environment_sid: &req.site.environment_sid,
         build_sid,
-        path: req.path,
+        path: &req.path,
     };
     let invocation = state.pools.invoke(state, &target, invoke).await;
     let mut notes = Vec::new();
@@ -169,12 +183,12 @@ async fn answer(
 
 /// `context` for this invocation: Variables are read now, so a change applies to the next
 /// execution without a redeploy.
-async fn context(state: &AppState, req: &Request<'_>, parts: &Parts) -> Result<Context, String> {
-    let site = req.site;
+async fn context(state: &AppState, req: &Request, parts: &Parts) -> Result<Context, String> {
+    let site = &req.site;
     let host = host::request_host(&parts.uri, &parts.headers).unwrap_or_default();
     let domain_name = match host.strip_prefix(host::host_without_port(host)) {
         Some(port) if !port.is_empty() => format!("{}{port}", req.domain),
-        _ => req.domain.to_owned(),
+        _ => req.domain.clone(),
     };
     let service = state
         .store
@@ -195,7 +209,7 @@ async fn context(state: &AppState, req: &Request<'_>, parts: &Parts) -> Result<C
         (None, None)
     };
     Ok(Context {
-        path: req.path.to_owned(),
+        path: req.path.clone(),
         domain_name,
         service_sid: site.service_sid.clone(),
         environment_sid: site.environment_sid.clone(),
@@ -232,7 +246,7 @@ async fn variables(
 /// The worker's reply as an HTTP response, with the production cookie rules and limits.
 fn respond(
     state: &AppState,
-    req: &Request<'_>,
+    req: &Request,
     reply: Reply,
     notes: &mut Vec<(&'static str, String)>,
 ) -> Response {
@@ -270,7 +284,7 @@ fn respond(
             continue;
         }
         let value = if name.eq_ignore_ascii_case("set-cookie") {
-            match cookies::production(&value, req.domain, secure, now) {
+            match cookies::production(&value, &req.domain, secure, now) {
                 Ok(cookie) => cookie,
                 Err(message) => {
                     notes.push(("error", message.to_owned()));
@@ -310,7 +324,7 @@ fn respond(
 /// Writes the invocation's console lines (the last `log_bytes` of them) and depot's own notes.
 async fn record(
     state: &AppState,
-    req: &Request<'_>,
+    req: &Request,
     request_sid: &str,
     console: Vec<LogLine>,
     notes: Vec<(&'static str, String)>,

@@ -133,69 +133,75 @@ impl Pools {
     }
 
     /// Runs one invocation of `target`; `invoke.file` is filled in from the build's layout.
-    pub async fn invoke(&self, core: &Core, target: &Target<'_>, mut invoke: Invoke) -> Invocation {
-        let mut logs = Vec::new();
-        let outcome = self.run(core, target, &mut invoke, &mut logs).await;
-        Invocation { outcome, logs }
+    pub async fn invoke(&self, core: &Core, target: &Target<'_>, invoke: Invoke) -> Invocation {
+        match self.run(core, target, invoke).await {
+            Ok(invocation) => invocation,
+            Err(outcome) => Invocation {
+                outcome,
+                logs: Vec::new(),
+            },
+        }
     }
 
     async fn run(
         &self,
         core: &Core,
         target: &Target<'_>,
-        invoke: &mut Invoke,
-        logs: &mut Vec<LogLine>,
-    ) -> Outcome {
-        let shim = match &self.shim {
-            Ok(shim) => shim.clone(),
-            Err(reason) => return Outcome::Failed(reason.clone()),
-        };
-        let Some(node) = self.config.node.clone() else {
-            return Outcome::Failed("no node".to_owned());
-        };
+        mut invoke: Invoke,
+    ) -> Result<Invocation, Outcome> {
+        let shim = self.shim.clone().map_err(Outcome::Failed)?;
+        let node = self
+            .config
+            .node
+            .clone()
+            .ok_or_else(|| Outcome::Failed("no node".to_owned()))?;
         let deadline = tokio::time::Instant::now() + self.config.queue;
         let account = self.account(target.account_sid);
-        let Ok(Ok(_account_slot)) =
-            tokio::time::timeout_at(deadline, account.acquire_owned()).await
+        let Ok(Ok(account_slot)) = tokio::time::timeout_at(deadline, account.acquire_owned()).await
         else {
-            return Outcome::Busy;
+            return Err(Outcome::Busy);
         };
         let pool = self.pool(target);
         let prepared = pool
             .prepared
             .get_or_try_init(|| self.prepare(core, target, node, shim, &pool.scratch))
-            .await;
-        let prepared = match prepared {
-            Ok(prepared) => prepared,
-            Err(reason) => return Outcome::Failed(reason),
-        };
+            .await
+            .map_err(|reason| Outcome::Failed(reason.clone()))?;
         let Some(file) = prepared
             .dir
             .functions
             .iter()
             .find(|f| f.path == target.path)
         else {
-            return Outcome::Failed(format!(
+            return Err(Outcome::Failed(format!(
                 "function {} is not part of build {}",
                 target.path, target.build_sid
-            ));
+            )));
         };
         invoke.file = file.file.clone();
-        let Ok(Ok(_worker_slot)) =
+        let Ok(Ok(worker_slot)) =
             tokio::time::timeout_at(deadline, pool.slots.clone().acquire_owned()).await
         else {
-            return Outcome::Busy;
+            return Err(Outcome::Busy);
         };
         let mut worker = match pool.take_idle() {
-            Some(worker) => worker,
+            Some(mut worker) => match worker.rehome() {
+                Ok(()) => worker,
+                Err(err) => return Err(Outcome::Failed(err.to_string())),
+            },
             None => match Worker::start(&prepared.spawn, &prepared.init).await {
                 Ok(worker) => worker,
-                Err(err) => return Outcome::Failed(err.to_string()),
+                Err(err) => return Err(Outcome::Failed(err.to_string())),
             },
         };
-        let limit = self.config.timeout;
+        let mut logs = Vec::new();
         let started = Instant::now();
-        match tokio::time::timeout(limit, worker.invoke(invoke, logs)).await {
+        let outcome = match tokio::time::timeout(
+            self.config.timeout,
+            worker.invoke(&invoke, &mut logs),
+        )
+        .await
+        {
             Ok(Ok(reply)) => {
                 pool.give_back(worker);
                 Outcome::Reply(reply)
@@ -206,7 +212,10 @@ impl Pools {
                 worker.kill();
                 Outcome::TimedOut(started.elapsed())
             }
-        }
+        };
+        // The worker is back in the pool before its slots free up.
+        drop((worker_slot, account_slot));
+        Ok(Invocation { outcome, logs })
     }
 
     /// The account's concurrency semaphore.
@@ -336,18 +345,23 @@ pub async fn reap_forever(pools: Arc<Pools>) {
 }
 
 impl Pool {
-    /// A warm worker still alive, if any.
+    /// A warm worker still alive, if any: the most recently used one of this thread's, else
+    /// any (the caller moves it here).
     fn take_idle(&self) -> Option<Worker> {
         if let Ok(mut at) = self.last_used.lock() {
             *at = Instant::now();
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(mut worker) = idle.pop() {
+        loop {
+            let at = idle.iter().rposition(Worker::is_home);
+            let mut worker = match at {
+                Some(at) => idle.remove(at),
+                None => idle.pop()?,
+            };
             if worker.is_alive() {
                 return Some(worker);
             }
         }
-        None
     }
 
     /// Keeps a worker warm, unless the pool is being drained.

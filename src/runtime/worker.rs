@@ -4,6 +4,7 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -36,7 +37,13 @@ pub struct Worker {
     child: Child,
     /// The process group (the child's pid: it leads its own group).
     group: Option<rustix::process::Pid>,
-    socket: UnixStream,
+    /// Always `Some` but while [`Worker::rehome`] moves it.
+    socket: Option<UnixStream>,
+    /// The thread whose runtime watches the socket. Each HTTP thread runs its own runtime, and
+    /// a socket registered with another thread's runtime is only noticed when that thread
+    /// polls for I/O: every frame would cost two thread wake-ups, or wait behind the other
+    /// thread's work.
+    home: ThreadId,
     max_frame: usize,
     pub last_used: Instant,
 }
@@ -98,14 +105,17 @@ impl Worker {
         let mut worker = Worker {
             child,
             group,
-            socket,
+            socket: Some(socket),
+            home: std::thread::current().id(),
             max_frame: spawn.max_frame,
             last_used: Instant::now(),
         };
+        let max_frame = worker.max_frame;
         let ready = tokio::time::timeout(START_TIMEOUT, async {
-            protocol::write(&mut worker.socket, &ToWorker::Init(init)).await?;
+            let socket = worker.socket.as_mut().ok_or(FrameError::Closed)?;
+            protocol::write(socket, &ToWorker::Init(init)).await?;
             loop {
-                match protocol::read(&mut worker.socket, worker.max_frame).await? {
+                match protocol::read(socket, max_frame).await? {
                     FromWorker::Ready => return Ok::<(), FrameError>(()),
                     // Output of module loading before any invocation has no request to go to.
                     FromWorker::Log(_) => continue,
@@ -140,11 +150,17 @@ impl Worker {
         logs: &mut Vec<LogLine>,
     ) -> Result<Reply, Failure> {
         let id = invoke.id.clone();
-        protocol::write(&mut self.socket, &ToWorker::Invoke(invoke))
-            .await
-            .map_err(|e| self.crashed(e))?;
+        let result = match self.socket.as_mut() {
+            Some(socket) => protocol::write(socket, &ToWorker::Invoke(invoke)).await,
+            None => Err(FrameError::Closed),
+        };
+        result.map_err(|e| self.crashed(e))?;
         loop {
-            match protocol::read(&mut self.socket, self.max_frame).await {
+            let frame = match self.socket.as_mut() {
+                Some(socket) => protocol::read(socket, self.max_frame).await,
+                None => Err(FrameError::Closed),
+            };
+            match frame {
                 Ok(FromWorker::Log(line)) if line.id == id => logs.push(line),
                 // Late output of an earlier invocation (its async work went on): not ours.
                 Ok(FromWorker::Log(_)) => {}
@@ -160,6 +176,33 @@ impl Worker {
                 Err(err) => return Err(self.crashed(err)),
             }
         }
+    }
+
+    /// Moves the socket to the calling thread's runtime, if it is watched by another's.
+    pub fn rehome(&mut self) -> Result<(), Failure> {
+        let here = std::thread::current().id();
+        if self.home == here {
+            return Ok(());
+        }
+        let moved = self
+            .socket
+            .take()
+            .ok_or(FrameError::Closed)
+            .and_then(|socket| Ok(socket.into_std()?))
+            .and_then(|socket| Ok(UnixStream::from_std(socket)?));
+        match moved {
+            Ok(socket) => {
+                self.socket = Some(socket);
+                self.home = here;
+                Ok(())
+            }
+            Err(err) => Err(self.crashed(err)),
+        }
+    }
+
+    /// Whether the calling thread's runtime watches this worker's socket.
+    pub fn is_home(&self) -> bool {
+        self.home == std::thread::current().id()
     }
 
     /// Describes why the worker is unusable, adding its exit status when it has one.

@@ -644,6 +644,45 @@ async fn account_concurrency_queues_then_answers_429() {
 }
 
 #[tokio::test]
+async fn a_client_that_goes_away_neither_stops_the_function_nor_costs_its_worker() {
+    if no_node() {
+        return;
+    }
+    let app = app().await;
+    // Module state lives as long as the worker: a worker killed with the dropped request
+    // would start the count again. The slow call logs when it finishes.
+    let code = "let calls = 0;\n\
+        exports.handler = (c, e, cb) => {\n\
+          calls += 1;\n\
+          if (e.slow) return setTimeout(() => { console.log('finished ' + calls); cb(null, 'slow'); }, 400);\n\
+          cb(null, String(calls));\n\
+        };";
+    let site = app.deploy(&[js("/count", "public", code)]).await;
+    assert_eq!(get(&app, &site, "/count").await.text().await.unwrap(), "1");
+    let gave_up = app
+        .host(Method::GET, &site.domain, "/count?slow=1")
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client gave up before the answer");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        get(&app, &site, "/count").await.text().await.unwrap(),
+        "3",
+        "the same warm worker ran all three calls"
+    );
+    let messages: Vec<String> = logs(&app, &site)
+        .await
+        .iter()
+        .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m == "finished 2"),
+        "the abandoned call ran to its end and its console line was kept: {messages:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_new_deployment_runs_the_new_code_in_a_new_pool() {
     if no_node() {
         return;
