@@ -21,10 +21,12 @@ const channel = new net.Socket({ fd: 0, readable: true, writable: true });
 let pending = Buffer.alloc(0);
 
 function send(message) {
-  const json = Buffer.from(JSON.stringify(message), 'utf8');
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(json.length, 0);
-  channel.write(Buffer.concat([header, json]));
+  const json = JSON.stringify(message);
+  const length = Buffer.byteLength(json, 'utf8');
+  const frame = Buffer.allocUnsafe(4 + length);
+  frame.writeUInt32BE(length, 0);
+  frame.write(json, 4, 'utf8');
+  channel.write(frame);
 }
 
 channel.on('data', (chunk) => {
@@ -488,9 +490,7 @@ function invoke(message) {
     const context = buildContext(message.context || {});
     inv.context = lastContext = context;
     updateTwilioClientGlobal(context);
-    // require() caches by resolved file path: module state survives warm invocations, and a
-    // module whose top level throws is retried on the next invocation.
-    handler = require(path.resolve(build.root, String(message.file))).handler;
+    handler = loadHandler(String(message.file));
   } catch (err) {
     if (err instanceof BadRequest) {
       return reply(inv, { status: 400, headers: [['Content-Type', TEXT]], body: err.message, error: err.message });
@@ -511,6 +511,19 @@ function invoke(message) {
   } catch (err) {
     failed(err);
   }
+}
+
+// Module state survives warm invocations (require() caches by resolved path); a module whose
+// top level throws is not remembered and is retried on the next invocation. The lookup is kept
+// here because require() resolves its argument again on every call.
+const handlers = new Map();
+function loadHandler(file) {
+  let loaded = handlers.get(file);
+  if (!loaded) {
+    loaded = require(path.resolve(build.root, file));
+    handlers.set(file, loaded);
+  }
+  return loaded.handler;
 }
 
 function callback(inv, err, payload) {

@@ -226,9 +226,9 @@ pub struct ServeArgs {
     /// How long an invocation waits for a free slot before 429, in milliseconds.
     #[arg(long, env = "DEPOT_FN_QUEUE_MS", default_value_t = 1000)]
     pub fn_queue_ms: u64,
-    /// Worker processes per deployed environment at most.
-    #[arg(long, env = "DEPOT_FN_MAX_WORKERS_PER_ENV", default_value_t = 8)]
-    pub fn_max_workers_per_env: usize,
+    /// Worker processes per deployed environment at most [default: two per core, 2 to 8].
+    #[arg(long, env = "DEPOT_FN_MAX_WORKERS_PER_ENV")]
+    pub fn_max_workers_per_env: Option<usize>,
     /// Seconds an idle worker is kept.
     #[arg(long, env = "DEPOT_FN_IDLE_SECS", default_value_t = 300)]
     pub fn_idle_secs: u64,
@@ -530,7 +530,10 @@ impl Config {
                 memory_mb: args.fn_memory_mb.max(16),
                 account_concurrency: args.fn_account_concurrency.max(1),
                 queue: std::time::Duration::from_millis(args.fn_queue_ms),
-                max_workers_per_environment: args.fn_max_workers_per_env.max(1),
+                max_workers_per_environment: args
+                    .fn_max_workers_per_env
+                    .unwrap_or_else(crate::runtime::default_workers)
+                    .max(1),
                 idle: std::time::Duration::from_secs(args.fn_idle_secs.max(1)),
                 max_body_bytes: args.fn_max_body_bytes,
                 log_bytes: args.fn_log_bytes,

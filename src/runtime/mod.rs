@@ -69,7 +69,7 @@ impl Default for RuntimeConfig {
             memory_mb: 256,
             account_concurrency: 30,
             queue: Duration::from_secs(1),
-            max_workers_per_environment: 8,
+            max_workers_per_environment: default_workers(),
             idle: Duration::from_secs(300),
             max_body_bytes: 6 * 1024 * 1024,
             log_bytes: 3072,
@@ -94,4 +94,12 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
                 .metadata()
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
+}
+
+/// Workers per environment unless told: two per core, from 2 to 8. Each invocation wakes its
+/// worker, so workers beyond a couple per core only add process switches and JIT warm-ups
+/// (measured in docs/benchmarks.md: 4 workers beat 8 on 2 cores in throughput and p99).
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (2 * cores).clamp(2, 8)
 }
