@@ -132,3 +132,51 @@ impl Intercept {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(tunnel: &str, uri: &str, host: Option<&str>) -> String {
+        let mut headers = HeaderMap::new();
+        if let Some(host) = host {
+            headers.insert(axum::http::header::HOST, host.parse().unwrap());
+        }
+        let tunneled = Tunneled {
+            host: tunnel.into(),
+        };
+        tunneled.base_url(&uri.parse().unwrap(), &headers)
+    }
+
+    #[test]
+    fn tunnel_urls_are_https_on_an_intercepted_host_only() {
+        let t = "serverless.twilio.com";
+        assert_eq!(
+            base(t, "/v1/Services", Some("serverless.twilio.com")),
+            "https://serverless.twilio.com"
+        );
+        assert_eq!(
+            base(t, "/v1/Services", Some("SERVERLESS-UPLOAD.twilio.com:443")),
+            "https://serverless-upload.twilio.com"
+        );
+        assert_eq!(
+            base(t, "https://api.twilio.com/x", None),
+            "https://api.twilio.com"
+        );
+        for foreign in [
+            "evil.example",
+            "serverless.twilio.com.evil.com",
+            "127.0.0.1:4000",
+        ] {
+            assert_eq!(
+                base(t, "/v1/Services", Some(foreign)),
+                "https://serverless.twilio.com",
+                "{foreign}"
+            );
+        }
+        assert_eq!(
+            base(t, "/v1/Services", None),
+            "https://serverless.twilio.com"
+        );
+    }
+}

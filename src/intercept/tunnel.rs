@@ -29,6 +29,11 @@ pub(crate) enum Decision {
 /// may send no Host header at all), and only that target counts.
 pub(crate) fn decide(intercept: &Intercept, req: &mut Request<Incoming>) -> Decision {
     if req.method() == Method::CONNECT {
+        // A tunnel takes over the whole connection, which an HTTP/2 stream cannot (and no
+        // Twilio client tunnels over h2c).
+        if req.version() >= Version::HTTP_2 {
+            return Decision::Answer(refused("CONNECT is served over HTTP/1.1 only\n"));
+        }
         let target = req.uri().authority().map(|a| a.as_str().to_owned());
         return match target.as_deref().and_then(hosts::connect_target) {
             Some(host) => Decision::Tunnel(Pending {
