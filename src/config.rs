@@ -255,7 +255,9 @@ pub struct ServeArgs {
     pub npm_cache: Option<PathBuf>,
     /// Answer `CONNECT` for Twilio's serverless, upload and api hosts with TLS from a local CA,
     /// so unmodified Twilio clients reach depot through `HTTPS_PROXY` (docs/intercept.md).
-    #[arg(long, env = "DEPOT_INTERCEPT_TWILIO", default_value_t = false)]
+    /// `DEPOT_INTERCEPT_TWILIO=1` (or true/yes/on) as the issue and docs spell it.
+    #[arg(long, env = "DEPOT_INTERCEPT_TWILIO", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub intercept_twilio: bool,
 }
 

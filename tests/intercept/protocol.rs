@@ -62,6 +62,25 @@ async fn connect_is_refused_without_the_flag() {
 }
 
 #[tokio::test]
+async fn the_environment_variable_turns_interception_on_and_off() {
+    let on = Depot::start_with(
+        tempfile::tempdir().unwrap(),
+        &[],
+        &[("DEPOT_INTERCEPT_TWILIO", "1")],
+    );
+    assert!(on.printed.iter().any(|l| l.contains("export HTTPS_PROXY=")));
+    let (status, _) = send_head(on.addr, "CONNECT api.twilio.com:443 HTTP/1.1").await;
+    assert!(status.ends_with(" 200 OK"), "{status}");
+    let off = Depot::start_with(
+        tempfile::tempdir().unwrap(),
+        &[],
+        &[("DEPOT_INTERCEPT_TWILIO", "0")],
+    );
+    let (status, _) = send_head(off.addr, "CONNECT api.twilio.com:443 HTTP/1.1").await;
+    assert_eq!(status, "HTTP/1.1 403 Forbidden");
+}
+
+#[tokio::test]
 async fn absolute_form_proxy_requests_are_refused() {
     let depot = Depot::start(INTERCEPT);
     for head in [

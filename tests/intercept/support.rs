@@ -37,7 +37,13 @@ impl Depot {
 
     /// Starts on `data` (a restart when it was used before).
     pub fn start_in(data: tempfile::TempDir, args: &[&str]) -> Depot {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_depot"))
+        Depot::start_with(data, args, &[])
+    }
+
+    /// Starts on `data` with `vars` set in depot's environment.
+    pub fn start_with(data: tempfile::TempDir, args: &[&str], vars: &[(&str, &str)]) -> Depot {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_depot"));
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
             .args(args)
@@ -47,11 +53,13 @@ impl Depot {
             .env_remove("DEPOT_PUBLIC_URL")
             .env_remove("DEPOT_HOST_DOMAIN")
             .env_remove("DEPOT_INTERCEPT_TWILIO")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let intercepting = args.contains(&"--intercept-twilio");
+        let intercepting =
+            args.contains(&"--intercept-twilio") || vars.contains(&("DEPOT_INTERCEPT_TWILIO", "1"));
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         let mut printed = Vec::new();
         let mut addr = None;
