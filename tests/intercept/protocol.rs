@@ -299,3 +299,30 @@ async fn the_ca_is_reused_across_restarts_and_kept_private() {
         assert!(bundle.matches("BEGIN CERTIFICATE").count() > 10);
     }
 }
+
+/// A tunnel keeps its connection's limits: one left silent after the `200` is closed at
+/// `--idle-timeout`, one that stalls inside its TLS handshake at `--header-timeout`.
+#[tokio::test]
+async fn stalled_tunnels_are_closed_by_the_connection_watchdog() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let depot = Depot::start(&[
+        "--intercept-twilio",
+        "--idle-timeout",
+        "1",
+        "--header-timeout",
+        "1",
+    ]);
+    for partial in [&b""[..], &[0x16, 0x03, 0x01, 0x02, 0x00][..]] {
+        let (status, mut tunnel) =
+            send_head(depot.addr, "CONNECT serverless.twilio.com:443 HTTP/1.1").await;
+        assert!(status.ends_with(" 200 OK"), "{status}");
+        tunnel.get_mut().write_all(partial).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), tunnel.read(&mut byte))
+            .await
+            .expect("the stalled tunnel was not closed within 10 s");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
