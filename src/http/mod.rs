@@ -48,8 +48,11 @@ pub fn handler(state: AppState) -> crate::server::Handler {
         // A tunnel is opened by the listener under --intercept-twilio, never here.
         if method == Method::CONNECT {
             return Box::pin(std::future::ready(
-                ApiError::Forbidden("CONNECT is served only with --intercept-twilio".into())
-                    .into_response(),
+                ApiError::Forbidden(
+                    "CONNECT is answered only by depot serve --intercept-twilio, outside tunnels"
+                        .into(),
+                )
+                .into_response(),
             ));
         }
         if crate::host::is_asset_request(&state, &req) {
