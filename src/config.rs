@@ -253,6 +253,12 @@ pub struct ServeArgs {
     /// npm's download cache for build installs; default: `functions/npm-cache` in the data dir.
     #[arg(long, env = "DEPOT_NPM_CACHE")]
     pub npm_cache: Option<PathBuf>,
+    /// Answer `CONNECT` for Twilio's serverless, upload and api hosts with TLS from a local CA,
+    /// so unmodified Twilio clients reach depot through `HTTPS_PROXY` (docs/intercept.md).
+    /// `DEPOT_INTERCEPT_TWILIO=1` (or true/yes/on) as the issue and docs spell it.
+    #[arg(long, env = "DEPOT_INTERCEPT_TWILIO", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub intercept_twilio: bool,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -308,6 +314,8 @@ pub struct Config {
     /// How often background upkeep runs; not flags (tests shorten them).
     pub upkeep: Upkeep,
     pub runtime: crate::runtime::RuntimeConfig,
+    /// `--intercept-twilio`: serve Twilio's hosts through `CONNECT` tunnels.
+    pub intercept_twilio: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -326,6 +334,7 @@ impl std::fmt::Debug for Config {
             .field("logs", &self.logs)
             .field("upkeep", &self.upkeep)
             .field("runtime", &self.runtime)
+            .field("intercept_twilio", &self.intercept_twilio)
             .finish()
     }
 }
@@ -544,6 +553,7 @@ impl Config {
                 npm_cache: args.npm_cache,
                 install_root: None,
             },
+            intercept_twilio: args.intercept_twilio,
         })
     }
 }

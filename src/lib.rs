@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod intercept;
 pub mod metrics;
 pub mod migrate;
 pub mod runtime;
@@ -59,6 +60,8 @@ pub struct Server {
     state: AppState,
     /// Subscribed before the first request, so no change to a cached site is missed.
     site_changes: tokio::sync::broadcast::Receiver<store::SiteChange>,
+    /// With `--intercept-twilio`: the local CA and its certificates.
+    intercept: Option<Arc<intercept::Intercept>>,
 }
 
 /// Startup failures, each naming what to fix.
@@ -73,6 +76,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("cannot open the content store: {0}")]
     Blobs(#[from] blob::BlobError),
+    #[error("--intercept-twilio: {0}")]
+    Intercept(#[from] intercept::InterceptError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -107,6 +112,13 @@ impl Server {
             );
         }
         let bootstrapped = bootstrap_account(store.as_ref(), &config).await?;
+        let intercept = match config.intercept_twilio {
+            true => Some(Arc::new(intercept::Intercept::start(
+                &config.data_dir,
+                &config.host_domain,
+            )?)),
+            false => None,
+        };
         let listener =
             server::Listeners::bind(config.listen).map_err(|source| StartError::Bind {
                 addr: config.listen,
@@ -137,6 +149,7 @@ impl Server {
                 listener,
                 site_changes: state.store.site_changes(),
                 state,
+                intercept,
             },
             bootstrapped,
         ))
@@ -144,6 +157,11 @@ impl Server {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The interception state, when `--intercept-twilio` is on (for the lines `serve` prints).
+    pub fn intercept(&self) -> Option<&intercept::Intercept> {
+        self.intercept.as_deref()
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -162,7 +180,7 @@ impl Server {
         ));
         let limits = self.state.config.connections.clone();
         let handler = http::handler(self.state);
-        server::serve(self.listener, handler, limits, shutdown).await
+        server::serve(self.listener, handler, limits, self.intercept, shutdown).await
     }
 }
 

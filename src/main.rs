@@ -138,6 +138,17 @@ async fn serve(args: depot::config::ServeArgs) -> std::process::ExitCode {
         "depot {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")
     );
+    if let Some(intercept) = server.intercept() {
+        // A client on this machine reaches an unspecified address through loopback.
+        let proxy = match addr.ip().is_unspecified() {
+            true => format!("http://127.0.0.1:{}", addr.port()),
+            false => format!("http://{addr}"),
+        };
+        println!("intercepting Twilio hosts (--intercept-twilio); point unmodified clients here:");
+        for line in intercept.exports(&proxy) {
+            println!("  {line}");
+        }
+    }
     match server.run(shutdown).await {
         Ok(()) => {
             tracing::info!("stopped");

@@ -9,6 +9,11 @@
 //! request, so a stalled upload is abandoned like a disconnected one and leaves nothing behind.
 //! Connections are capped; at the cap, idle ones are closed to make room for a new one, which
 //! is turned away if none is idle within a second.
+//!
+//! With `--intercept-twilio` a connection may also become a tunnel (`CONNECT`, then TLS, then
+//! HTTP again inside, [`crate::intercept`]); the tunnel stays on the same task, slot and
+//! watchdog as the connection it came from. Without the flag, connections are served exactly
+//! as before: no upgrade machinery on the asset host's path.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,6 +35,9 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
+
+use crate::intercept::tunnel::{self, Decision, Pending};
+use crate::intercept::{Intercept, Tunneled};
 
 /// Connection limits (`depot serve` flags; defaults follow nginx).
 #[derive(Debug, Clone)]
@@ -145,6 +153,7 @@ struct Shared {
     builder: Arc<auto::Builder<TokioExecutor>>,
     slots: Arc<Semaphore>,
     pressure: Arc<Notify>,
+    intercept: Option<Arc<Intercept>>,
 }
 
 /// Accepts and serves connections until `shutdown` resolves, then lets in-flight requests
@@ -154,6 +163,7 @@ pub async fn serve(
     listeners: Listeners,
     handler: Handler,
     limits: ConnectionLimits,
+    intercept: Option<Arc<Intercept>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let capacity = connection_capacity(limits.max_connections);
@@ -164,6 +174,7 @@ pub async fn serve(
         limits,
         slots: Arc::new(Semaphore::new(capacity)),
         pressure: Arc::new(Notify::new()),
+        intercept,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut threads = Vec::new();
@@ -227,6 +238,7 @@ async fn accept_loop(
             builder: shared.builder.clone(),
             pressure: shared.pressure.clone(),
             stop: stop.clone(),
+            intercept: shared.intercept.clone(),
         };
         connections.spawn(async move {
             connection.run(stream, peer).await;
@@ -292,6 +304,7 @@ struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     pressure: Arc<Notify>,
     stop: watch::Receiver<bool>,
+    intercept: Option<Arc<Intercept>>,
 }
 
 /// What the watchdog tells its connection.
@@ -314,40 +327,116 @@ impl Connection {
         let service = ConnService {
             handler: self.handler.clone(),
             activity: activity.clone(),
+            tunnel: None,
         };
         let (tell, mut told) = mpsc::unbounded_channel();
         let watchdog = tokio::spawn(oversee(
-            activity,
+            activity.clone(),
             self.limits.clone(),
             self.pressure.clone(),
             self.stop.clone(),
             tell,
         ));
-        let conn = self.builder.serve_connection(io, service);
-        tokio::pin!(conn);
-        loop {
-            tokio::select! {
-                biased;
-                result = conn.as_mut() => {
-                    if let Err(err) = result {
-                        tracing::debug!(%peer, error = %err, "connection ended with an error");
-                    }
-                    break;
+        match self.intercept.clone() {
+            None => {
+                let conn = self.builder.serve_connection(io, service);
+                tokio::pin!(conn);
+                drive(conn, |c| c.graceful_shutdown(), &mut told, peer).await;
+            }
+            Some(intercept) => {
+                let opened = Arc::new(std::sync::Mutex::new(None));
+                let service = ProxyService {
+                    inner: service,
+                    intercept: intercept.clone(),
+                    opened: opened.clone(),
+                };
+                let conn = self.builder.serve_connection_with_upgrades(io, service);
+                tokio::pin!(conn);
+                let ended = drive(conn, |c| c.graceful_shutdown(), &mut told, peer).await;
+                let pending = opened.lock().ok().and_then(|mut slot| slot.take());
+                if let (true, Some(pending)) = (ended, pending) {
+                    self.tunnel(pending, &intercept, activity, &mut told, peer)
+                        .await;
                 }
-                verdict = told.recv() => match verdict {
-                    Some(Verdict::Close(reason)) => {
-                        tracing::debug!(%peer, reason, "closing connection");
-                        break;
-                    }
-                    Some(Verdict::Drain) => conn.as_mut().graceful_shutdown(),
-                    None => {
-                        let _ = conn.as_mut().await;
-                        break;
-                    }
-                },
             }
         }
         watchdog.abort();
+    }
+
+    /// Serves a tunnel the client opened with `CONNECT`: TLS with a certificate for its host,
+    /// then HTTP inside, every request marked [`Tunneled`]. The handshake is timed like a
+    /// request head (the watchdog saw its first byte).
+    async fn tunnel(
+        &self,
+        pending: Pending,
+        intercept: &Intercept,
+        activity: Arc<Activity>,
+        told: &mut mpsc::UnboundedReceiver<Verdict>,
+        peer: SocketAddr,
+    ) {
+        let host = pending.host;
+        let handshake = async {
+            let upgraded = pending.upgrade.await.map_err(io::Error::other)?;
+            tunnel::accept(intercept, &host, TokioIo::new(upgraded)).await
+        };
+        let tls = tokio::select! {
+            biased;
+            _ = told.recv() => {
+                tracing::debug!(%peer, %host, "tunnel closed during its TLS handshake");
+                return;
+            }
+            accepted = handshake => match accepted {
+                Ok(tls) => tls,
+                Err(err) => {
+                    tracing::debug!(%peer, %host, error = %err, "tunnel TLS handshake failed");
+                    return;
+                }
+            },
+        };
+        let service = ConnService {
+            handler: self.handler.clone(),
+            activity,
+            tunnel: Some(Tunneled { host: host.into() }),
+        };
+        let conn = self.builder.serve_connection(TokioIo::new(tls), service);
+        tokio::pin!(conn);
+        drive(conn, |c| c.graceful_shutdown(), told, peer).await;
+    }
+}
+
+/// Polls a connection to its end, acting on its watchdog's verdicts (`drain` is its graceful
+/// shutdown). True when the connection ended by itself, false when the watchdog closed it.
+async fn drive<C, E>(
+    mut conn: Pin<&mut C>,
+    drain: impl Fn(Pin<&mut C>),
+    told: &mut mpsc::UnboundedReceiver<Verdict>,
+    peer: SocketAddr,
+) -> bool
+where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    loop {
+        tokio::select! {
+            biased;
+            result = conn.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(%peer, error = %err, "connection ended with an error");
+                }
+                return true;
+            }
+            verdict = told.recv() => match verdict {
+                Some(Verdict::Close(reason)) => {
+                    tracing::debug!(%peer, reason, "closing connection");
+                    return false;
+                }
+                Some(Verdict::Drain) => drain(conn.as_mut()),
+                None => {
+                    let _ = conn.as_mut().await;
+                    return true;
+                }
+            },
+        }
     }
 }
 
@@ -560,6 +649,53 @@ impl AsyncWrite for Watched {
 struct ConnService {
     handler: Handler,
     activity: Arc<Activity>,
+    /// Set on the connection inside a tunnel; every request carries it.
+    tunnel: Option<Tunneled>,
+}
+
+impl ConnService {
+    /// A response made without the handler, counted in flight like any other.
+    fn answer(&self, response: http::Response<Body>) -> Tracked {
+        Tracked {
+            in_flight: Some(self.activity.begin()),
+            response: Box::pin(std::future::ready(response)),
+        }
+    }
+}
+
+/// The service of a connection on an intercepting listener: `CONNECT` and proxy requests are
+/// decided here, before authentication; everything else goes to [`ConnService`].
+#[derive(Clone)]
+struct ProxyService {
+    inner: ConnService,
+    intercept: Arc<Intercept>,
+    /// The tunnel agreed to, for [`Connection::run`] once hyper lets go of the connection.
+    opened: Arc<std::sync::Mutex<Option<Pending>>>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for ProxyService {
+    type Response = http::Response<TrackedBody>;
+    type Error = Infallible;
+    type Future = Tracked;
+
+    fn call(&self, mut req: http::Request<Incoming>) -> Tracked {
+        match tunnel::decide(&self.intercept, &mut req) {
+            Decision::Serve => self.inner.call(req),
+            Decision::Answer(response) => self.inner.answer(response),
+            Decision::Tunnel(pending) => match self.opened.lock() {
+                Ok(mut slot) => {
+                    *slot = Some(pending);
+                    self.inner.answer(tunnel::established())
+                }
+                Err(_) => self.inner.answer(
+                    http::Response::builder()
+                        .status(http::StatusCode::INTERNAL_SERVER_ERROR)
+                        .body(Body::empty())
+                        .unwrap_or_default(),
+                ),
+            },
+        }
+    }
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for ConnService {
@@ -567,8 +703,11 @@ impl hyper::service::Service<http::Request<Incoming>> for ConnService {
     type Error = Infallible;
     type Future = Tracked;
 
-    fn call(&self, req: http::Request<Incoming>) -> Tracked {
+    fn call(&self, mut req: http::Request<Incoming>) -> Tracked {
         let in_flight = self.activity.begin();
+        if let Some(tunnel) = &self.tunnel {
+            req.extensions_mut().insert(tunnel.clone());
+        }
         Tracked {
             response: (self.handler)(req.map(Body::new)),
             in_flight: Some(in_flight),

@@ -2,8 +2,8 @@
 //! parameters from POST bodies and list parameters from query strings (COMPAT §2.3).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
 use http_body_util::BodyExt;
 
 use crate::domain::{names, Ctx};
@@ -25,18 +25,23 @@ impl FromRequestParts<AppState> for Ctx {
             .ok_or(ApiError::NoCredentials)?;
         Ok(Ctx {
             account,
-            base: base_url(state, &parts.uri, &parts.headers),
+            base: base_url(state, parts),
             path: parts.uri.path().to_owned(),
         })
     }
 }
 
-/// The base of every URL in a response (COMPAT §1).
-pub fn base_url(state: &AppState, uri: &axum::http::Uri, headers: &HeaderMap) -> String {
+/// The base of every URL in a response (COMPAT §1). Inside an intercepted tunnel it is the
+/// Twilio host the client asked for, over https, whatever `--public-url` says: the client
+/// follows these URLs, and they must lead back through the tunnel.
+pub fn base_url(state: &AppState, parts: &Parts) -> String {
+    if let Some(tunnel) = parts.extensions.get::<crate::intercept::Tunneled>() {
+        return tunnel.base_url(&parts.uri, &parts.headers);
+    }
     if let Some(public) = &state.config.public_url {
         return public.clone();
     }
-    let host = crate::host::request_host(uri, headers).unwrap_or("localhost");
+    let host = crate::host::request_host(&parts.uri, &parts.headers).unwrap_or("localhost");
     format!("http://{host}")
 }
 

@@ -45,6 +45,16 @@ pub fn handler(state: AppState) -> crate::server::Handler {
         let started = (crate::metrics::enabled() || tracing::enabled!(tracing::Level::DEBUG))
             .then(std::time::Instant::now);
         let method = req.method().clone();
+        // A tunnel is opened by the listener under --intercept-twilio, never here.
+        if method == Method::CONNECT {
+            return Box::pin(std::future::ready(
+                ApiError::Forbidden(
+                    "CONNECT is answered only by depot serve --intercept-twilio, outside tunnels"
+                        .into(),
+                )
+                .into_response(),
+            ));
+        }
         if crate::host::is_asset_request(&state, &req) {
             Box::pin(async move {
                 let response = crate::host::serve(&state, req).await;

@@ -90,6 +90,7 @@ pub fn config(data_dir: PathBuf, limits: Limits) -> Config {
             install_root: Some(shared_npm_dir("installs")),
             ..Default::default()
         },
+        intercept_twilio: false,
     }
 }
 

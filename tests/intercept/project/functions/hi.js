@@ -1,0 +1,3 @@
+exports.handler = function (context, event, callback) {
+  callback(null, { greeting: 'hi from depot' });
+};
