@@ -242,10 +242,12 @@ pub struct ServeArgs {
     #[arg(long, env = "DEPOT_NPM_TIMEOUT_SECS", default_value_t = 240)]
     pub npm_timeout_secs: u64,
     /// Install build dependencies from npm's cache only (`npm install --offline`).
-    #[arg(long, env = "DEPOT_NPM_OFFLINE", default_value_t = false)]
+    #[arg(long, env = "DEPOT_NPM_OFFLINE", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub npm_offline: bool,
     /// Do not run install scripts of build dependencies.
-    #[arg(long, env = "DEPOT_NPM_IGNORE_SCRIPTS", default_value_t = false)]
+    #[arg(long, env = "DEPOT_NPM_IGNORE_SCRIPTS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub npm_ignore_scripts: bool,
     /// The `twilio` package version added to builds whose Dependencies do not name it.
     #[arg(long, env = "DEPOT_TWILIO_VERSION", default_value = "5.0.3")]

@@ -276,21 +276,33 @@ pub async fn follow_site_changes(
                 tokio::spawn(prepare_functions(state.clone(), domain));
             }
             Ok(crate::store::SiteChange::All) | Err(RecvError::Lagged(_)) => {
-                state.sites.forget_all()
+                state.sites.forget_all();
+                let state = state.clone();
+                tokio::spawn(async move { state.pools.retire_deleted(&state.core).await });
             }
             Err(RecvError::Closed) => return,
         }
     }
 }
 
-/// Lays out and installs a newly deployed build with functions on this node now, rather than
-/// on its first request: a node that did not build it would otherwise make that request wait
-/// for `npm install`.
+/// Stops the workers of builds no longer deployed at `domain` (the environment was redeployed
+/// or deleted), and lays out and installs a newly deployed build with functions on this node
+/// now, rather than on its first request: a node that did not build it would otherwise make
+/// that request wait for `npm install`.
 async fn prepare_functions(state: AppState, domain: String) {
     if state.config.runtime.node.is_none() {
         return;
     }
-    let Ok(Some(site)) = state.sites.get(&state, &domain).await else {
+    let Ok(site) = state.sites.get(&state, &domain).await else {
+        return;
+    };
+    match &site {
+        Some(site) => state
+            .pools
+            .retire(&site.environment_sid, site.build_sid.as_deref()),
+        None => state.pools.retire_deleted(&state.core).await,
+    }
+    let Some(site) = site else {
         return;
     };
     let Some(build_sid) = &site.build_sid else {

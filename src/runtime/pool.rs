@@ -65,6 +65,7 @@ pub struct Pools {
 
 struct Pool {
     environment_sid: String,
+    service_sid: String,
     prepared: OnceCell<Prepared>,
     idle: Mutex<Vec<Worker>>,
     /// One permit per worker the pool may run.
@@ -251,6 +252,7 @@ impl Pools {
         }
         let pool = Arc::new(Pool {
             environment_sid: key.0.clone(),
+            service_sid: target.service_sid.to_owned(),
             prepared: OnceCell::new(),
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(self.config.max_workers_per_environment)),
@@ -299,6 +301,40 @@ impl Pools {
             max_frame: protocol::max_frame(self.config.max_body_bytes),
         };
         Ok(Prepared { dir, init, spawn })
+    }
+
+    /// Drains the pools of `environment_sid` but the one of `keep` (the build deployed there
+    /// now, if any): a redeployed or deleted environment's workers stop at once, not at its
+    /// next request or when the idle reaper finds them.
+    pub fn retire(&self, environment_sid: &str, keep: Option<&str>) {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.retain(|(env, build), pool| {
+            let stays = env != environment_sid || Some(build.as_str()) == keep;
+            if !stays {
+                tracing::debug!(environment = %env, build = %build, "retiring a pool");
+                pool.drain();
+            }
+            stays
+        });
+    }
+
+    /// Retires the pools of environments that no longer exist (after changes were missed or
+    /// a Service was deleted, when no single domain names them).
+    pub async fn retire_deleted(&self, core: &Core) {
+        let pools: Vec<(String, String)> = {
+            let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+            pools
+                .values()
+                .map(|p| (p.service_sid.clone(), p.environment_sid.clone()))
+                .collect()
+        };
+        for (service_sid, environment_sid) in pools {
+            if let Err(crate::store::StoreError::NotFound) =
+                core.store.environment(&service_sid, &environment_sid).await
+            {
+                self.retire(&environment_sid, None);
+            }
+        }
     }
 
     /// Stops workers idle longer than the idle time and forgets pools with none left.

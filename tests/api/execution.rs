@@ -682,6 +682,72 @@ async fn a_client_that_goes_away_neither_stops_the_function_nor_costs_its_worker
     );
 }
 
+/// Processes whose working directory is under `dir`: the workers of an app (they run in
+/// their build's directory inside the data dir).
+fn workers_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path().join("cwd")).ok())
+        .filter(|cwd| cwd.starts_with(dir))
+        .count()
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(Instant::now() < until, "{what}: not within 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn redeploying_or_deleting_an_environment_stops_its_old_workers() {
+    if no_node() {
+        return;
+    }
+    let app = app().await;
+    let data = app.dir.path().canonicalize().unwrap();
+    let code = |answer: &str| format!("exports.handler = (c, e, cb) => cb(null, '{answer}');");
+    let (one, two) = (code("one"), code("two"));
+    let site = app.deploy(&[js("/v", "public", &one)]).await;
+    assert_eq!(get(&app, &site, "/v").await.text().await.unwrap(), "one");
+    assert_eq!(workers_under(&data), 1);
+
+    // A redeployment stops the old build's worker without waiting for a request.
+    let (build, status) = app.build(&site.service, &[js("/v", "public", &two)]).await;
+    assert_eq!(status, "completed");
+    let deployments = format!(
+        "/v1/Services/{}/Environments/{}/Deployments",
+        site.service, site.environment
+    );
+    let deployed = app
+        .post(&deployments, &[("BuildSid", build.as_str())])
+        .await;
+    assert_eq!(deployed.status, StatusCode::CREATED);
+    eventually("old worker stopped after a redeploy", || {
+        workers_under(&data) == 0
+    })
+    .await;
+    assert_eq!(get(&app, &site, "/v").await.text().await.unwrap(), "two");
+    assert_eq!(workers_under(&data), 1);
+
+    // Deleting the environment stops its workers too.
+    let deleted = app
+        .delete(&format!(
+            "/v1/Services/{}/Environments/{}",
+            site.service, site.environment
+        ))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    eventually("worker stopped after the environment was deleted", || {
+        workers_under(&data) == 0
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_new_deployment_runs_the_new_code_in_a_new_pool() {
     if no_node() {
