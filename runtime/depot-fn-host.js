@@ -273,6 +273,28 @@ function buildContext(frame) {
   return context;
 }
 
+// Variables are mirrored into process.env as twilio-run does locally (RUNTIME §6.6), refreshed
+// per invocation like context: a removed Variable takes the worker's own value back (or none).
+const ownEnv = Object.assign({}, process.env);
+let mirrored = [];
+function mirrorVariables(vars) {
+  if (mirrored.length === 0 && Object.keys(vars).length === 0) return;
+  for (const key of mirrored) {
+    if (Object.prototype.hasOwnProperty.call(vars, key)) continue;
+    if (Object.prototype.hasOwnProperty.call(ownEnv, key)) process.env[key] = ownEnv[key];
+    else delete process.env[key];
+  }
+  mirrored = [];
+  for (const [key, value] of Object.entries(vars)) {
+    try {
+      if (process.env[key] !== value) process.env[key] = value;
+      mirrored.push(key);
+    } catch (err) {
+      /* a name the OS environment cannot hold: context still has it */
+    }
+  }
+}
+
 // The legacy `twilioClient` global exists only while credentials look valid (dev-runtime check).
 let cachedClient = null;
 function updateTwilioClientGlobal(context) {
@@ -488,6 +510,7 @@ function invoke(message) {
   try {
     event = buildEvent(message);
     const context = buildContext(message.context || {});
+    mirrorVariables((message.context && message.context.vars) || {});
     inv.context = lastContext = context;
     updateTwilioClientGlobal(context);
     handler = loadHandler(String(message.file));

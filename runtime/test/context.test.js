@@ -19,6 +19,7 @@ exports.handler = (context, event, callback) => {
     client,
     clientError,
     globalClient: typeof twilioClient === 'undefined' ? null : twilioClient.accountSid,
+    env: { GREETING: process.env.GREETING ?? null, HOME: process.env.HOME ?? null },
   });
 };`;
 
@@ -50,6 +51,16 @@ test('metadata first, then Variables, getTwilioClient last; no credentials unles
     GREETING: 'hi',
     OTHER: 'x',
   });
+});
+
+test('Variables are mirrored into process.env; a removed one takes the worker\'s value back', async () => {
+  const home = (await run({ vars: {} })).env.HOME;
+  let out = await run({ vars: { GREETING: 'hi', HOME: '/elsewhere' } });
+  assert.deepEqual(out.env, { GREETING: 'hi', HOME: '/elsewhere' });
+  out = await run({ vars: { GREETING: 'hello' } });
+  assert.deepEqual(out.env, { GREETING: 'hello', HOME: home });
+  out = await run({ vars: {} });
+  assert.deepEqual(out.env, { GREETING: null, HOME: home });
 });
 
 test('a Variable named PATH wins', async () => {
