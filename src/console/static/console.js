@@ -23,6 +23,8 @@ function setUpUpload(form) {
       e.preventDefault();
       zone.classList.remove("over");
       dropped = Array.from(e.dataTransfer.files);
+      // The picker then holds the dropped files too, which satisfies its `required`.
+      try { input.files = e.dataTransfer.files; } catch (_) { input.required = false; }
       status.textContent = dropped.length + " file(s) ready: " + dropped.map((f) => f.name).join(", ");
     });
   }
