@@ -193,7 +193,12 @@ async fn store_file(
     file_name: &str,
     mut part: multer::Field<'static>,
 ) -> Result<Uploaded, ApiError> {
-    let path = versions::normalize_path(file_name)?;
+    // A function is invoked at its name, as Twilio's tools deploy `hello.js` to `/hello`.
+    let route = match upload.kind {
+        ContainerKind::Function => file_name.strip_suffix(".js").unwrap_or(file_name),
+        ContainerKind::Asset => file_name,
+    };
+    let path = versions::normalize_path(route)?;
     names::friendly_name(file_name)?;
     let mut sink = Sink::new(state, upload.kind);
     sink.set_text(Field::Path, path);
