@@ -38,13 +38,9 @@ impl Fields {
             .collect()
     }
 
-    /// Refuses the form unless it carries the session's CSRF token.
-    pub fn check_csrf(&self, signed: &Signed) -> Result<(), Response> {
-        if csrf::token_matches(&signed.session.csrf_token, self.get("csrf")) {
-            Ok(())
-        } else {
-            Err(refused())
-        }
+    /// Whether the form carries the session's CSRF token; without it, answer [`refused`].
+    pub fn csrf_ok(&self, signed: &Signed) -> bool {
+        csrf::token_matches(&signed.session.csrf_token, self.get("csrf"))
     }
 }
 

@@ -584,7 +584,7 @@ async fn versions(store: &dyn Store) {
             .list_service_versions(ContainerKind::Asset, &svc.sid, 1)
             .await
             .unwrap(),
-        [first.clone()]
+        std::slice::from_ref(&first)
     );
     assert!(store
         .list_service_versions(ContainerKind::Function, &svc.sid, 10)

@@ -339,7 +339,7 @@ async fn a_second_account_sees_nothing_of_the_first() {
     for path in [
         format!("/console/services/{service}"),
         format!("/console/services/{service}/files"),
-        format!("/console/services/first-only"),
+        "/console/services/first-only".to_owned(),
     ] {
         let page = second.get(&path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");

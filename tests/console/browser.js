@@ -21,9 +21,9 @@ function step(text) {
   process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage = false) {
   if (!screenshots) return;
-  await page.screenshot({ path: path.join(screenshots, `${name}.png`) });
+  await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage });
 }
 
 // The page the test uploads as a hostile tenant's asset: served on the environment's domain,
@@ -123,7 +123,6 @@ async function main() {
 
   // Three files at once through the picker, then a function by drag and drop.
   await page.goto(`${serviceUrl}/files`);
-  await shot(page, "files-empty");
   await upload(page, "asset", [
     { name: "index.html", mimeType: "text/html", buffer: Buffer.from("<h1>Shop v1</h1>") },
     { name: "style.css", mimeType: "text/css", buffer: Buffer.from("h1 { color: teal; }") },
@@ -213,7 +212,8 @@ async function main() {
     await page.goto(serviceUrl);
     await shot(page, "service");
     await page.goto(`${serviceUrl}/files`);
-    await shot(page, "files");
+    await shot(page, "files", true);
+    await page.goto(serviceUrl);
     await page.locator("main a[href*='/builds/']").first().click();
     await shot(page, "build");
     await page.setViewportSize({ width: 390, height: 800 });

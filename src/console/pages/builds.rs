@@ -112,8 +112,8 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let fields = Fields::parse(&body);
-    if let Err(refused) = fields.check_csrf(&signed) {
-        return refused;
+    if !fields.csrf_ok(&signed) {
+        return super::super::form::refused();
     }
     let input = builds::NewBuild {
         asset_versions: fields.all("AssetVersions"),

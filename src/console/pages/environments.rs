@@ -31,8 +31,8 @@ pub async fn create(
     body: Bytes,
 ) -> Response {
     let fields = Fields::parse(&body);
-    if let Err(refused) = fields.check_csrf(&signed) {
-        return refused;
+    if !fields.csrf_ok(&signed) {
+        return super::super::form::refused();
     }
     let created = environments::create(
         &state,
@@ -228,8 +228,8 @@ where
     Fut: std::future::Future<Output = Result<(), crate::error::ApiError>>,
 {
     let fields = Fields::parse(&body);
-    if let Err(refused) = fields.check_csrf(&signed) {
-        return refused;
+    if !fields.csrf_ok(&signed) {
+        return super::super::form::refused();
     }
     let page = format!("/console/services/{service}/environments/{environment}");
     match change(state.clone(), fields, signed.ctx.clone()).await {

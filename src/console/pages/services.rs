@@ -88,8 +88,8 @@ async fn render_list(
 
 pub async fn create(State(state): State<AppState>, signed: Signed, body: Bytes) -> Response {
     let fields = Fields::parse(&body);
-    if let Err(refused) = fields.check_csrf(&signed) {
-        return refused;
+    if !fields.csrf_ok(&signed) {
+        return super::super::form::refused();
     }
     let created = async {
         let unique_name = fields
@@ -127,8 +127,8 @@ pub async fn delete(
     Path(service): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = Fields::parse(&body).check_csrf(&signed) {
-        return refused;
+    if !Fields::parse(&body).csrf_ok(&signed) {
+        return super::super::form::refused();
     }
     match services::delete(&state, &signed.ctx, &service).await {
         Ok(()) => done("/console/services", "service-deleted"),

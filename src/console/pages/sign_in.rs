@@ -90,8 +90,8 @@ pub async fn sign_out(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = Fields::parse(&body).check_csrf(&signed) {
-        return refused;
+    if !Fields::parse(&body).csrf_ok(&signed) {
+        return super::super::form::refused();
     }
     match session::end(&state, &headers).await {
         Ok(cookie) => with_cookie(
