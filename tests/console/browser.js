@@ -92,6 +92,12 @@ async function main() {
   await page.goto(`${console_}`);
   assert.match(page.url(), /\/console\/sign-in$/);
   await shot(page, "sign-in");
+  // Keyboard: the skip link comes first, then the labelled Account SID field.
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.name), "AccountSid");
   await page.getByLabel("Account SID", { exact: true }).fill(process.env.ACCOUNT_SID);
   await page.getByLabel("Auth Token", { exact: true }).fill("not-the-token");
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
