@@ -505,6 +505,61 @@ async fn upload_build_and_deploy_from_the_console() {
     assert!(page
         .body
         .contains("Deployed: the environment now serves this build."));
+    let first_build = env.body["build_sid"].as_str().unwrap().to_owned();
+
+    // A second build and a rollback: the very next request to the domain sees each (this
+    // node's site cache is refreshed at once, as after the API's deployments).
+    let body = crate::helpers::multipart_body(&[
+        part("csrf", None, csrf.as_bytes()),
+        part("Visibility", None, b"public"),
+        part("Content", Some("index.html"), b"<h1>two</h1>"),
+    ]);
+    let request = browser
+        .client
+        .post(app.url(&format!("/console/services/{service}/files")))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={}", crate::helpers::BOUNDARY),
+        )
+        .body(body);
+    let page = browser.send(request).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let assets = app.get(&format!("/v1/Services/{service}/Assets")).await;
+    assert_eq!(
+        assets.body["assets"].as_array().unwrap().len(),
+        2,
+        "same name, same asset"
+    );
+    let files = browser
+        .get(&format!("/console/services/{service}/files"))
+        .await;
+    assert!(files.body.contains("2 version(s)"));
+    let newest = |name: &str| {
+        let marker = format!("Version of {name} to build\"><option value=\"");
+        let at = files.body.find(&marker).unwrap() + marker.len();
+        files.body[at..at + 34].to_owned()
+    };
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("Environment", environment.as_str()),
+        ("AssetVersions", &newest("index.html")),
+        ("AssetVersions", &newest("app.css")),
+    ];
+    let page = browser
+        .post(&format!("/console/services/{service}/builds"), &form)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let served = app.host(Method::GET, domain, "/index.html").send().await;
+    assert_eq!(served.unwrap().text().await.unwrap(), "<h1>two</h1>");
+    let page = browser
+        .post(
+            &format!("/console/services/{service}/environments/{environment}/deploy"),
+            &[("csrf", csrf.as_str()), ("BuildSid", first_build.as_str())],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let served = app.host(Method::GET, domain, "/index.html").send().await;
+    assert_eq!(served.unwrap().text().await.unwrap(), "<h1>one</h1>");
 }
 
 fn part<'a>(

@@ -215,7 +215,11 @@ impl Target {
         }
         let ids = (self.service.as_str(), self.environment.as_str());
         match deployments::create(state, &self.ctx, ids, Some(&self.build), None).await {
-            Ok(_) => Outcome::Deployed,
+            Ok((_, domain)) => {
+                // Served by this node from the next request on, as after the API's deployment.
+                state.sites.forget(&domain);
+                Outcome::Deployed
+            }
             Err(err) => Outcome::Refused(err),
         }
     }

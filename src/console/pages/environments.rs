@@ -270,7 +270,10 @@ pub async fn deploy(
             let build = fields
                 .non_empty("BuildSid")
                 .ok_or(crate::error::ApiError::MissingParameter("BuildSid"))?;
-            deployments::create(&state, &ctx, (&service, &environment), Some(build), None).await?;
+            let ids = (service.as_str(), environment.as_str());
+            let (_, domain) = deployments::create(&state, &ctx, ids, Some(build), None).await?;
+            // Served by this node from the next request on, as after the API's deployment.
+            state.sites.forget(&domain);
             Ok(())
         },
     )

@@ -131,7 +131,11 @@ pub async fn delete(
         return super::super::form::refused();
     }
     match services::delete(&state, &signed.ctx, &service).await {
-        Ok(()) => done("/console/services", "service-deleted"),
+        Ok(()) => {
+            // Its environments' domains stop serving at once, as after the API's delete.
+            state.sites.forget_all();
+            done("/console/services", "service-deleted")
+        }
         Err(err) => {
             let notice = Notice::from_error(&err);
             render_list(&state, &signed, Some(notice), err.status()).await
