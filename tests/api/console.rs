@@ -574,3 +574,78 @@ fn part<'a>(
         data,
     }
 }
+
+#[tokio::test]
+async fn variables_are_added_edited_and_deleted_and_bad_input_changes_nothing() {
+    let app = spawn_app().await;
+    let browser = Browser::sign_in(&app, ACCOUNT_SID, AUTH_TOKEN).await;
+    let deployed = app
+        .deploy(&[asset_file("/index.html", "text/html", b"<h1>x</h1>")])
+        .await;
+    let (service, environment) = (&deployed.service, &deployed.environment);
+    let page_path = format!("/console/services/{service}/environments/{environment}");
+    let vars = format!("/v1/Services/{service}/Environments/{environment}/Variables");
+    let csrf = browser.csrf().await;
+    let page = browser
+        .post(
+            &format!("{page_path}/variables"),
+            &[
+                ("csrf", &csrf),
+                ("Key", "API_URL"),
+                ("Value", "<b>https://x</b>"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let listed = app.get(&vars).await;
+    let sid = listed.body["variables"][0]["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = browser.get(&page_path).await;
+    assert!(page.body.contains("value=\"&lt;b&gt;https://x&lt;/b&gt;\""));
+
+    // A duplicate key is the API's 409, shown on the page; nothing changes.
+    let page = browser
+        .post(
+            &format!("{page_path}/variables"),
+            &[("csrf", &csrf), ("Key", "API_URL"), ("Value", "again")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page
+        .body
+        .contains("Variable with Key API_URL already exists"));
+    assert_eq!(
+        app.get(&vars).await.body["variables"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let page = browser
+        .post(
+            &format!("{page_path}/variables/{sid}"),
+            &[("csrf", &csrf), ("Key", "API_URL"), ("Value", "https://y")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        app.get(&format!("{vars}/{sid}")).await.body["value"],
+        "https://y"
+    );
+    let page = browser
+        .post(
+            &format!("{page_path}/variables/{sid}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(app.get(&vars).await.body["variables"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let page = browser.get(&page_path).await;
+    assert!(page.body.contains("No variables."));
+}
