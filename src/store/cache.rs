@@ -548,6 +548,14 @@ impl<S: Store> Store for CachedStore<S> {
             .await
     }
 
+    async fn list_build_rows(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Build>> {
+        self.inner.list_build_rows(service_sid, page).await
+    }
+
     async fn prune(&self, prune: &super::Prune) -> StoreResult<super::Pruned> {
         self.inner.prune(prune).await
     }

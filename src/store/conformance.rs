@@ -738,6 +738,18 @@ async fn deploy_side(store: &dyn Store) {
     ));
     let detail = store.build(&svc.sid, &first.sid).await.unwrap();
     assert_eq!(detail.assets, vec![version.clone()]);
+    // The console's list of builds: the same rows, without their versions.
+    let rows = store
+        .list_build_rows(
+            &svc.sid,
+            PageRequest {
+                cursor: Cursor::Offset(0),
+                size: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.items, [detail.build.clone()]);
     // One holder at a time claims a build; a claim lapses unless renewed.
     let claimed = store.claim_build("node-a", 40, 55).await.unwrap().unwrap();
     assert_eq!(claimed.sid, first.sid);

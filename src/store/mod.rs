@@ -541,6 +541,14 @@ pub trait Store: Send + Sync + 'static {
         max: u32,
     ) -> StoreResult<Vec<Version>>;
 
+    /// One page of a Service's builds without their versions: what the console lists, at a
+    /// cost that does not grow with the files each build holds.
+    async fn list_build_rows(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Build>>;
+
     /// Deletes what retention rules say is no longer kept (see [`Prune`]).
     async fn prune(&self, prune: &Prune) -> StoreResult<Pruned>;
 }

@@ -107,7 +107,7 @@ impl View<'_> {
             };
         let history = deployments::list(state, &env, newest(HISTORY)).await;
         let vars = variables::list(state, &env, first(1000)).await;
-        let offered = builds::list(state, &service, newest(BUILDS_OFFERED)).await;
+        let offered = builds::list_rows(state, &service, newest(BUILDS_OFFERED)).await;
         let (history, vars, offered) = match (history, vars, offered) {
             (Ok(h), Ok(v), Ok(b)) => (h.items, v.items, b.items),
             (Err(err), _, _) | (_, Err(err), _) | (_, _, Err(err)) => {
@@ -117,8 +117,8 @@ impl View<'_> {
         let completed: Vec<&str> = offered
             .iter()
             .rev()
-            .filter(|d| d.build.status == BuildStatus::Completed)
-            .map(|d| d.build.sid.as_str())
+            .filter(|b| b.status == BuildStatus::Completed)
+            .map(|b| b.sid.as_str())
             .collect();
         let https = session::is_https(state, self.headers);
         let svc = format!("/console/services/{}", service.sid);

@@ -182,7 +182,7 @@ impl OverviewRequest<'_> {
             Err(err) => return layout::api_error_page(&err),
         };
         let environments = environments::list(state, &service, first(100)).await;
-        let builds = builds::list(state, &service, newest(BUILDS_SHOWN)).await;
+        let builds = builds::list_rows(state, &service, newest(BUILDS_SHOWN)).await;
         let (environments, builds) = match (environments, builds) {
             (Ok(e), Ok(b)) => (e.items, b.items),
             (Err(err), _) | (_, Err(err)) => return layout::api_error_page(&err),
@@ -228,12 +228,11 @@ impl OverviewRequest<'_> {
                     ", then build and deploy them from there." }
             } @else {
                 div.table-wrap { table aria-labelledby="builds" {
-                    thead { tr { th { "Build" } th { "Status" } th { "Files" } th.wide-only { "Created" } } }
-                    tbody { @for detail in builds.iter().rev() { tr {
-                        td { a href=(format!("{base}/builds/{}", detail.build.sid)) { code { (detail.build.sid) } } }
-                        td { span class=(format!("status-{}", detail.build.status.as_str())) { (detail.build.status.as_str()) } }
-                        td { (detail.assets.len()) " asset(s), " (detail.functions.len()) " function(s)" }
-                        td.wide-only { (date(detail.build.date_created)) }
+                    thead { tr { th { "Build" } th { "Status" } th { "Created" } } }
+                    tbody { @for build in builds.iter().rev() { tr {
+                        td { a href=(format!("{base}/builds/{}", build.sid)) { code { (build.sid) } } }
+                        td { span class=(format!("status-{}", build.status.as_str())) { (build.status.as_str()) } }
+                        td { (date(build.date_created)) }
                     } } }
                 } }
             }

@@ -4,8 +4,10 @@
 use sqlx::postgres::PgPool;
 
 use super::errors::map_err;
-use crate::store::tables::{version_columns, version_table, SESSION_COLUMNS};
-use crate::store::{ConsoleSession, ContainerKind, StoreResult, Version};
+use super::listing::list_rows;
+use crate::store::listing::Listing;
+use crate::store::tables::{version_columns, version_table, BUILD_COLUMNS, SESSION_COLUMNS};
+use crate::store::{Build, ConsoleSession, ContainerKind, Page, PageRequest, StoreResult, Version};
 
 pub async fn create_console_session(
     pool: &PgPool,
@@ -77,4 +79,13 @@ pub async fn list_service_versions(
         .fetch_all(pool)
         .await
         .map_err(map_err)
+}
+
+pub async fn list_build_rows(
+    pool: &PgPool,
+    service_sid: &str,
+    page: PageRequest,
+) -> StoreResult<Page<Build>> {
+    let listing = Listing::scoped(BUILD_COLUMNS, "builds", "service_sid = ", service_sid);
+    list_rows(pool, &listing, page).await
 }

@@ -533,6 +533,14 @@ impl Store for PgStore {
         console::list_service_versions(&self.pool, kind, service_sid, max).await
     }
 
+    async fn list_build_rows(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Build>> {
+        console::list_build_rows(&self.pool, service_sid, page).await
+    }
+
     async fn prune(&self, prune: &Prune) -> StoreResult<Pruned> {
         upkeep::prune(&self.pool, prune).await
     }

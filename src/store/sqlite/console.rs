@@ -4,9 +4,11 @@
 use sqlx::sqlite::SqlitePool;
 
 use super::errors::map_err;
+use super::listing::list_rows;
 use super::writer::Writer;
-use crate::store::tables::{version_columns, version_table, SESSION_COLUMNS};
-use crate::store::{ConsoleSession, ContainerKind, StoreResult, Version};
+use crate::store::listing::Listing;
+use crate::store::tables::{version_columns, version_table, BUILD_COLUMNS, SESSION_COLUMNS};
+use crate::store::{Build, ConsoleSession, ContainerKind, Page, PageRequest, StoreResult, Version};
 
 pub async fn create_console_session(
     writer: &Writer,
@@ -91,4 +93,13 @@ pub async fn list_service_versions(
         .fetch_all(readers)
         .await
         .map_err(map_err)
+}
+
+pub async fn list_build_rows(
+    readers: &SqlitePool,
+    service_sid: &str,
+    page: PageRequest,
+) -> StoreResult<Page<Build>> {
+    let listing = Listing::scoped(BUILD_COLUMNS, "builds", "service_sid = ", service_sid);
+    list_rows(readers, &listing, page).await
 }

@@ -406,6 +406,14 @@ impl Store for SqliteStore {
         console::list_service_versions(&self.readers, kind, service_sid, max).await
     }
 
+    async fn list_build_rows(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Build>> {
+        console::list_build_rows(&self.readers, service_sid, page).await
+    }
+
     async fn prune(&self, prune: &Prune) -> StoreResult<Pruned> {
         upkeep::prune(&self.writer, &self.readers, prune).await
     }
