@@ -749,7 +749,7 @@ async fn deploy_side(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert_eq!(rows.items, [detail.build.clone()]);
+    assert_eq!(rows.items, std::slice::from_ref(&detail.build));
     // One holder at a time claims a build; a claim lapses unless renewed.
     let claimed = store.claim_build("node-a", 40, 55).await.unwrap().unwrap();
     assert_eq!(claimed.sid, first.sid);
