@@ -8,6 +8,7 @@ pub mod blob;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod error;
 pub mod host;

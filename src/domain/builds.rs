@@ -274,6 +274,15 @@ pub async fn list(
     Ok(core.store.list_builds(&service.sid, page).await?)
 }
 
+/// One page of builds without their versions, for lists that show only status and date.
+pub async fn list_rows(
+    core: &Core,
+    service: &Service,
+    page: PageRequest,
+) -> Result<Page<Build>, ApiError> {
+    Ok(core.store.list_build_rows(&service.sid, page).await?)
+}
+
 #[tracing::instrument(skip_all, fields(sid = %sid))]
 pub async fn delete(core: &Core, ctx: &Ctx, service: &str, sid: &str) -> Result<(), ApiError> {
     let detail = resolve(core, ctx, service, sid).await?;

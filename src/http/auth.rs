@@ -115,6 +115,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
         .ok()
         .and_then(basic_credentials)
         .ok_or(ApiError::BadCredentials)?;
+    verify(state, &user, &password).await
+}
+
+/// Checks an Account SID and its auth token, or an API key SID and its secret: what Basic
+/// authentication and the console's sign-in both accept.
+pub async fn verify(state: &AppState, user: &str, password: &str) -> Result<Caller, ApiError> {
+    let user = user.to_owned();
     // Anything but a well-formed SID cannot be an account or a key: no lookup, no cache entry.
     let (account_sid, key_sid) = if sid::is_valid(Prefix::Account, &user) {
         (user, None)
@@ -124,7 +131,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
             .key_for_auth(&user)
             .await?
             .ok_or(ApiError::BadCredentials)?;
-        let hash = crate::domain::accounts::secret_hash(&password);
+        let hash = crate::domain::accounts::secret_hash(password);
         if !bool::from(key.secret_hash.as_bytes().ct_eq(hash.as_bytes())) {
             return Err(ApiError::BadCredentials);
         }

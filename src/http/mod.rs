@@ -37,6 +37,7 @@ pub use crate::AppState;
 /// [`dispatch`], which keeps the per-request work to what each request needs.
 pub fn handler(state: AppState) -> crate::server::Handler {
     let api = api_router(state.clone());
+    let console = crate::console::router(state.clone());
     std::sync::Arc::new(move |req| {
         // Routes by Host first, so an environment's domain never reaches the API (nor
         // `/healthz`). Each side is its own, smaller future.
@@ -59,6 +60,13 @@ pub fn handler(state: AppState) -> crate::server::Handler {
             Box::pin(async move {
                 let response = crate::host::serve(&state, req).await;
                 finish("host", "host", &method, started, response)
+            })
+        } else if crate::console::is_console_path(req.uri().path()) {
+            // The console has its own session sign-in, so it comes before API authentication.
+            let console = console.clone();
+            Box::pin(async move {
+                let response = crate::console::serve(&state, console, req).await;
+                finish("console", "console", &method, started, response)
             })
         } else {
             let route = match started {

@@ -17,9 +17,9 @@ use quick_cache::Equivalent;
 
 use super::{
     Account, AccountFilter, AccountPatch, AccountRecord, AccountScope, ApiKey, Build, BuildDetail,
-    BuildQuota, BuildStatus, Container, ContainerKind, Deployment, Encoded, Environment, Log,
-    LogFilter, Page, PageRequest, Service, ServiceKey, ServicePatch, Site, SiteChange, Store,
-    StoreResult, Variable, Version,
+    BuildQuota, BuildStatus, ConsoleSession, Container, ContainerKind, Deployment, Encoded,
+    Environment, Log, LogFilter, Page, PageRequest, Service, ServiceKey, ServicePatch, Site,
+    SiteChange, Store, StoreResult, Variable, Version,
 };
 
 /// What the cache holds, by owned key.
@@ -539,6 +539,41 @@ impl<S: Store> Store for CachedStore<S> {
         until: i64,
     ) -> StoreResult<bool> {
         self.inner.take_lease(name, holder, now, until).await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession, now: i64) -> StoreResult<()> {
+        self.inner.create_console_session(session, now).await
+    }
+
+    async fn console_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<ConsoleSession>> {
+        self.inner.console_session(id_hash, now).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        self.inner.delete_console_session(id_hash).await
+    }
+
+    async fn list_service_versions(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        max: u32,
+    ) -> StoreResult<Vec<Version>> {
+        self.inner
+            .list_service_versions(kind, service_sid, max)
+            .await
+    }
+
+    async fn list_build_rows(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Build>> {
+        self.inner.list_build_rows(service_sid, page).await
     }
 
     async fn prune(&self, prune: &super::Prune) -> StoreResult<super::Pruned> {

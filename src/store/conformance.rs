@@ -48,6 +48,7 @@ pub async fn suite(store: &dyn Store) {
     leases_and_holds(store).await;
     accounts(store).await;
     subaccounts_and_keys(store).await;
+    console_sessions(store).await;
     services(store).await;
     containers_and_paging(store).await;
     versions(store).await;
@@ -313,6 +314,39 @@ async fn subaccounts_and_keys(store: &dyn Store) {
     store.delete_key(ACCOUNT, &other.sid).await.unwrap();
 }
 
+async fn console_sessions(store: &dyn Store) {
+    let session = |id: &str, expires: i64| ConsoleSession {
+        id_hash: id.to_owned(),
+        account_sid: ACCOUNT.into(),
+        key_sid: None,
+        csrf_token: format!("csrf-{id}"),
+        date_created: 100,
+        expires,
+    };
+    store
+        .create_console_session(&session("old", 150), 100)
+        .await
+        .unwrap();
+    store
+        .create_console_session(&session("live", 500), 100)
+        .await
+        .unwrap();
+    let found = store.console_session("live", 200).await.unwrap();
+    assert_eq!(found, Some(session("live", 500)));
+    // Expired is gone for readers at once, and from the table at the next sign-in.
+    assert_eq!(store.console_session("old", 200).await.unwrap(), None);
+    assert_eq!(store.console_session("live", 500).await.unwrap(), None);
+    store
+        .create_console_session(&session("next", 900), 200)
+        .await
+        .unwrap();
+    assert_eq!(store.console_session("old", 0).await.unwrap(), None);
+    // Signing out deletes; deleting again is no error.
+    store.delete_console_session("live").await.unwrap();
+    assert_eq!(store.console_session("live", 200).await.unwrap(), None);
+    store.delete_console_session("live").await.unwrap();
+}
+
 async fn services(store: &dyn Store) {
     let a = store.create_service(&service(1, ACCOUNT), 3).await.unwrap();
     assert!(a.seq > 0);
@@ -538,6 +572,25 @@ async fn versions(store: &dyn Store) {
             .await,
         Err(StoreError::NotFound)
     ));
+    // The console reads every version of a Service at once, oldest first, bounded.
+    let of_service = store
+        .list_service_versions(ContainerKind::Asset, &svc.sid, 10)
+        .await
+        .unwrap();
+    let sids: Vec<&str> = of_service.iter().map(|v| v.sid.as_str()).collect();
+    assert_eq!(sids, [first.sid.as_str(), second.sid.as_str()]);
+    assert_eq!(
+        store
+            .list_service_versions(ContainerKind::Asset, &svc.sid, 1)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&first)
+    );
+    assert!(store
+        .list_service_versions(ContainerKind::Function, &svc.sid, 10)
+        .await
+        .unwrap()
+        .is_empty());
     let page = store
         .list_versions(
             ContainerKind::Asset,
@@ -685,6 +738,18 @@ async fn deploy_side(store: &dyn Store) {
     ));
     let detail = store.build(&svc.sid, &first.sid).await.unwrap();
     assert_eq!(detail.assets, vec![version.clone()]);
+    // The console's list of builds: the same rows, without their versions.
+    let rows = store
+        .list_build_rows(
+            &svc.sid,
+            PageRequest {
+                cursor: Cursor::Offset(0),
+                size: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.items, std::slice::from_ref(&detail.build));
     // One holder at a time claims a build; a claim lapses unless renewed.
     let claimed = store.claim_build("node-a", 40, 55).await.unwrap().unwrap();
     assert_eq!(claimed.sid, first.sid);

@@ -210,6 +210,30 @@ pub struct Version {
     pub date_created: i64,
 }
 
+/// A signed-in browser session of the console. The cookie carries a random secret; only its
+/// SHA-256 (`id_hash`) is stored. `csrf_token` is what every form of the session must echo.
+#[derive(Clone, PartialEq, sqlx::FromRow)]
+pub struct ConsoleSession {
+    pub id_hash: String,
+    pub account_sid: String,
+    /// The API key signed in with, when it was a key rather than the auth token.
+    pub key_sid: Option<String>,
+    pub csrf_token: String,
+    pub date_created: i64,
+    pub expires: i64,
+}
+
+/// Shows neither the hash nor the CSRF token.
+impl std::fmt::Debug for ConsoleSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSession")
+            .field("account_sid", &self.account_sid)
+            .field("key_sid", &self.key_sid)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Rows that know their position in list order: the keyset that page tokens point into.
 pub trait Positioned {
     fn seq(&self) -> i64;
@@ -500,6 +524,30 @@ pub trait Store: Send + Sync + 'static {
     /// Sites changed by any node sharing this store: a deployment, or an environment or
     /// service deleted. Whoever caches sites follows this.
     fn site_changes(&self) -> tokio::sync::broadcast::Receiver<SiteChange>;
+
+    /// Records a console session, and forgets every session expired at `now`.
+    async fn create_console_session(&self, session: &ConsoleSession, now: i64) -> StoreResult<()>;
+    /// The console session whose cookie secret hashes to `id_hash`, unless expired at `now`.
+    async fn console_session(&self, id_hash: &str, now: i64)
+        -> StoreResult<Option<ConsoleSession>>;
+    /// Ends a console session (signing out); no error when it is already gone.
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// At most `max` versions of `kind` in `service_sid`, oldest first, in one read: what the
+    /// console shows of a Service's files.
+    async fn list_service_versions(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        max: u32,
+    ) -> StoreResult<Vec<Version>>;
+
+    /// One page of a Service's builds without their versions: what the console lists, at a
+    /// cost that does not grow with the files each build holds.
+    async fn list_build_rows(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Build>>;
 
     /// Deletes what retention rules say is no longer kept (see [`Prune`]).
     async fn prune(&self, prune: &Prune) -> StoreResult<Pruned>;

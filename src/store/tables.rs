@@ -19,6 +19,8 @@ pub const DEPLOYMENT_COLUMNS: &str =
     "seq, sid, account_sid, service_sid, environment_sid, build_sid, date_created, date_updated";
 pub const VARIABLE_COLUMNS: &str = "seq, sid, account_sid, service_sid, environment_sid, key, \
      value, date_created, date_updated";
+pub const SESSION_COLUMNS: &str =
+    "id_hash, account_sid, key_sid, csrf_token, date_created, expires";
 pub const LOG_COLUMNS: &str = "seq, sid, account_sid, service_sid, environment_sid, build_sid, \
      deployment_sid, function_sid, request_sid, level, message, date_created";
 

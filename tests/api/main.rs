@@ -6,6 +6,7 @@ mod accounts;
 mod assets;
 mod builds;
 mod connections;
+mod console;
 mod conventions;
 mod deployments;
 mod environments;

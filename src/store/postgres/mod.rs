@@ -17,6 +17,7 @@ use sqlx::Connection;
 mod accounts;
 mod builds;
 mod claims;
+mod console;
 mod containers;
 mod deploy;
 mod errors;
@@ -32,9 +33,9 @@ pub use testing::{postgres_test_schema, TestSchema};
 
 use crate::store::{
     Account, AccountFilter, AccountPatch, AccountRecord, AccountScope, ApiKey, Build, BuildDetail,
-    BuildQuota, BuildStatus, Container, ContainerKind, Deployment, Encoded, Environment, Log,
-    LogFilter, Page, PageRequest, Prune, Pruned, Service, ServiceKey, ServicePatch, Site,
-    SiteChange, Store, StoreError, StoreResult, Variable, Version,
+    BuildQuota, BuildStatus, ConsoleSession, Container, ContainerKind, Deployment, Encoded,
+    Environment, Log, LogFilter, Page, PageRequest, Prune, Pruned, Service, ServiceKey,
+    ServicePatch, Site, SiteChange, Store, StoreError, StoreResult, Variable, Version,
 };
 use errors::{backend, map_err};
 
@@ -505,6 +506,39 @@ impl Store for PgStore {
 
     fn site_changes(&self) -> tokio::sync::broadcast::Receiver<SiteChange> {
         self.sites.subscribe()
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession, now: i64) -> StoreResult<()> {
+        console::create_console_session(&self.pool, session, now).await
+    }
+
+    async fn console_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<ConsoleSession>> {
+        console::console_session(&self.pool, id_hash, now).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        console::delete_console_session(&self.pool, id_hash).await
+    }
+
+    async fn list_service_versions(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        max: u32,
+    ) -> StoreResult<Vec<Version>> {
+        console::list_service_versions(&self.pool, kind, service_sid, max).await
+    }
+
+    async fn list_build_rows(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Build>> {
+        console::list_build_rows(&self.pool, service_sid, page).await
     }
 
     async fn prune(&self, prune: &Prune) -> StoreResult<Pruned> {

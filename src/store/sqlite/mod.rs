@@ -14,6 +14,7 @@ use sqlx::ConnectOptions;
 mod accounts;
 mod builds;
 mod claims;
+mod console;
 mod containers;
 mod deployments;
 mod environments;
@@ -31,9 +32,9 @@ use errors::backend;
 use crate::store::paging::{Page, PageRequest};
 use crate::store::{
     Account, AccountFilter, AccountPatch, AccountRecord, AccountScope, ApiKey, Build, BuildDetail,
-    BuildQuota, BuildStatus, Container, ContainerKind, Deployment, Encoded, Environment, Log,
-    LogFilter, Prune, Pruned, Service, ServiceKey, ServicePatch, Site, SiteChange, Store,
-    StoreResult, Variable, Version,
+    BuildQuota, BuildStatus, ConsoleSession, Container, ContainerKind, Deployment, Encoded,
+    Environment, Log, LogFilter, Prune, Pruned, Service, ServiceKey, ServicePatch, Site,
+    SiteChange, Store, StoreResult, Variable, Version,
 };
 use writer::Writer;
 
@@ -378,6 +379,39 @@ impl Store for SqliteStore {
         until: i64,
     ) -> StoreResult<bool> {
         claims::take_lease(&self.writer, name, holder, now, until).await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession, now: i64) -> StoreResult<()> {
+        console::create_console_session(&self.writer, session, now).await
+    }
+
+    async fn console_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<ConsoleSession>> {
+        console::console_session(&self.readers, id_hash, now).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        console::delete_console_session(&self.writer, id_hash).await
+    }
+
+    async fn list_service_versions(
+        &self,
+        kind: ContainerKind,
+        service_sid: &str,
+        max: u32,
+    ) -> StoreResult<Vec<Version>> {
+        console::list_service_versions(&self.readers, kind, service_sid, max).await
+    }
+
+    async fn list_build_rows(
+        &self,
+        service_sid: &str,
+        page: PageRequest,
+    ) -> StoreResult<Page<Build>> {
+        console::list_build_rows(&self.readers, service_sid, page).await
     }
 
     async fn prune(&self, prune: &Prune) -> StoreResult<Pruned> {
