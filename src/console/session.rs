@@ -152,7 +152,7 @@ async fn signed(state: &AppState, parts: &Parts) -> Result<Option<Signed>, ApiEr
     }
     let ctx = Ctx {
         account: account.credentials(),
-        base: crate::http::extract::base_url(state, &parts.uri, &parts.headers),
+        base: crate::http::extract::base_url(state, parts),
         path: parts.uri.path().to_owned(),
     };
     Ok(Some(Signed {
