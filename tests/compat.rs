@@ -5,39 +5,15 @@
 #![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed step is a failed test.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
+
+#[path = "common/venv.rs"]
+mod common_venv;
+use common_venv::venv;
 
 const SID: &str = "ACdddddddddddddddddddddddddddddddd";
 const TOKEN: &str = "compat-token";
-
-fn venv() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join("target").join("compat-venv");
-    let requirements = root.join("tests/compat/requirements.txt");
-    let stamp = venv.join("installed.txt");
-    let wanted = std::fs::read_to_string(&requirements).unwrap();
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return venv;
-    }
-    let status = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()
-        .expect("python3 is needed for the compatibility test");
-    assert!(status.success(), "python3 -m venv failed");
-    let status = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "pip install -r tests/compat/requirements.txt failed"
-    );
-    std::fs::write(&stamp, wanted).unwrap();
-    venv
-}
 
 #[test]
 fn twilio_python_library_drives_depot() {

@@ -12,3 +12,5 @@ mod clients;
 mod protocol;
 #[path = "intercept/support.rs"]
 mod support;
+#[path = "common/venv.rs"]
+mod venv;

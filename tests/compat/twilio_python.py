@@ -6,6 +6,7 @@ Every check raises on failure; the last line printed is "compat: N checks passed
 
 import os
 import sys
+import time
 
 import requests
 from twilio.base.exceptions import TwilioRestException
@@ -147,10 +148,11 @@ def hosting(c):
     build = svc.builds.create(asset_versions=[v1["sid"], v2["sid"]], runtime="node24",
                               dependencies='[{"name":"twilio","version":"^4.0.0"}]')
     check(build.status == "building" and build.runtime == "node24", "build created")
-    for _ in range(200):
+    for _ in range(600):  # up to 30 s: a loaded machine builds slowly
         status = svc.builds(build.sid).build_status().fetch().status
         if status != "building":
             break
+        time.sleep(0.05)
     check(status == "completed", f"build completed, got {status}")
     env = svc.environments.create(unique_name="dev-environment", domain_suffix="dev")
     check(env.domain_suffix == "dev" and env.build_sid is None, "environment created")

@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::support::{Depot, SID, TOKEN};
+use crate::venv::venv;
 
 const TWILIO_NODE: &str = "6.3.1";
 const TWILIO_RUN: &str = "5.0.1";
@@ -23,35 +24,6 @@ fn skip(what: &str) -> bool {
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/intercept")
-}
-
-/// The venv of tests/compat.rs (same requirements, same place), made if missing.
-fn venv() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join("target").join("compat-venv");
-    let requirements = root.join("tests/compat/requirements.txt");
-    let stamp = venv.join("installed.txt");
-    let wanted = std::fs::read_to_string(&requirements).unwrap();
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return venv;
-    }
-    let status = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()
-        .expect("python3 is needed for the twilio-python test");
-    assert!(status.success(), "python3 -m venv failed");
-    let status = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "pip install -r tests/compat/requirements.txt failed"
-    );
-    std::fs::write(&stamp, wanted).unwrap();
-    venv
 }
 
 fn installed_version(package: &str) -> Option<String> {
