@@ -170,7 +170,8 @@ class Worker(threading.Thread):
 
     def upload(self):
         """A new version of one of this thread's assets, of random size."""
-        assets = [a for a in self.j.pick("assets", owner=self.index) if not a[1].get("deleted")]
+        assets = [a for a in self.j.pick("assets", owner=self.index)
+                  if not (a[1].get("deleted") or a[1].get("deleting"))]
         if not assets or self.rng.random() < 0.15:
             sid = self.create_asset()
             assets = [(sid, dict(self.j.data["assets"][sid]))] if sid else []
@@ -267,7 +268,11 @@ class Worker(threading.Thread):
         sid = self.create_asset()
         if not sid:
             return
-        service = self.j.data["assets"][sid]["service"]
+        with self.j.lock:
+            service = self.j.data["assets"][sid]["service"]
+            # From here the asset may be gone even if the DELETE is never answered (killed
+            # after its commit, before its response): neither outcome is a failure.
+            self.j.data["assets"][sid]["deleting"] = True
         status, _, _ = self.call("DELETE", f"/v1/Services/{service}/Assets/{sid}")
         if status == 204:
             self.j.data["assets"][sid]["deleted"] = True
@@ -359,7 +364,7 @@ def check_disk(data_dir, journal, failures, iteration):
                 elif name == "deleted":
                     if sid in present["assets"]:
                         fail("lost", sid, f"acknowledged delete of asset {sid} undone")
-                elif name == "assets" and e.get("deleted"):
+                elif name == "assets" and (e.get("deleted") or e.get("deleting")):
                     continue
                 elif sid not in present[name]:
                     fail("lost", sid, f"acknowledged {name[:-1]} {sid} (iteration {e['iter']}) missing from db")
@@ -410,7 +415,7 @@ def check_api(run, sids):
             "deployments": (f"/v1/Services/{svc}/Environments/{e.get('environment')}/Deployments/{sid}",
                             "build_sid", e.get("build")),
         }[name]
-        if name == "assets" and e.get("deleted"):
+        if name == "assets" and (e.get("deleted") or e.get("deleting")):
             continue
         status, _, data = c.request(run.port, "GET", path)
         expected = 404 if name == "deleted" else 200
