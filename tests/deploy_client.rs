@@ -20,6 +20,10 @@ use hmac::Mac as _;
 use reqwest::header::{CONTENT_TYPE, HOST};
 use serde_json::Value;
 
+#[path = "common/files.rs"]
+mod files;
+use files::copy_dir;
+
 const SID: &str = "ACeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 const TOKEN: &str = "deploy-token";
 const CLIENT_VERSION: &str = "5.7.0";
@@ -100,19 +104,6 @@ fn start_depot() -> Depot {
         port,
         base,
         _data: data,
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 

@@ -8,6 +8,8 @@
 
 #[path = "intercept/clients.rs"]
 mod clients;
+#[path = "common/files.rs"]
+mod files;
 #[path = "intercept/protocol.rs"]
 mod protocol;
 #[path = "intercept/support.rs"]

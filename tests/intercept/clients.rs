@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+use crate::files::copy_dir;
 use crate::support::{Depot, SID, TOKEN};
 use crate::venv::venv;
 
@@ -239,18 +240,5 @@ fn twilio_run_deploys_through_the_proxy_with_and_without_a_region() {
             serde_json::from_str::<Value>(&body).unwrap(),
             serde_json::json!({"greeting": "hi from depot"})
         );
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
