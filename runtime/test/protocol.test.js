@@ -47,6 +47,25 @@ test('several frames in one chunk: init answers ready, invokes run one after the
   }
 });
 
+test('an invoke sent while another runs waits for its result (depot pipelines)', async () => {
+  const slow =
+    'exports.handler = (c, e, cb) => { console.log("start " + e.n); ' +
+    'setTimeout(() => { console.log("end " + e.n); cb(null, e.n); }, 50); };';
+  const worker = await startWorker({ functions: { slow } });
+  try {
+    worker.writeRaw(frame(worker.invokeFrame('slow', { id: 'RQ1', url: '/slow?n=1' })));
+    await worker.waitFor((f) => f.type === 'log' && f.id === 'RQ1');
+    worker.writeRaw(frame(worker.invokeFrame('slow', { id: 'RQ2', url: '/slow?n=2' })));
+    assert.equal((await worker.result('RQ2')).body, '2');
+    const seen = worker.frames
+      .filter((f) => f.type !== 'ready')
+      .map((f) => `${f.id} ${f.type === 'log' ? f.message : 'result'}`);
+    assert.deepEqual(seen, ['RQ1 start 1', 'RQ1 end 1', 'RQ1 result', 'RQ2 start 2', 'RQ2 end 2', 'RQ2 result']);
+  } finally {
+    await worker.close();
+  }
+});
+
 test('large bodies survive framing in both directions', async () => {
   const echo = 'exports.handler = (c, e, cb) => cb(null, e.big);';
   const worker = await startWorker({ functions: { echo } });

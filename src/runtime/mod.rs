@@ -4,6 +4,7 @@
 //! (`pool`), and the request side on the asset host (`invoke`).
 
 pub mod cookies;
+mod driver;
 pub mod headers;
 pub mod install;
 pub mod invoke;

@@ -2,21 +2,26 @@
 //! a time, warm reuse, a cap per environment, idle reaping, an account-wide concurrency limit
 //! with a short queue, and a time limit that kills the worker.
 //!
+//! A pool is a queue of invocations and up to `max_workers` drivers (`driver`), each feeding
+//! one worker from it. A request queues its invocation and waits for the answer; a pool with
+//! nobody waiting for work starts another worker if it may.
+//!
 //! Pools are keyed by build SID, so a new deployment (from this node or, through the site
 //! change feed, any other) simply lands in a new pool; making it drains the environment's
 //! other pools.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, OnceCell, Semaphore};
 
+use super::driver::{self, PIPELINE_BELOW};
 use super::install;
 use super::layout::BuildDir;
-use super::protocol::{self, Init, Invoke, LogLine, Reply};
+use super::protocol::{self, Init, Invoke, LogLine, Reply, ToWorker};
 use super::worker::{Spawn, Worker};
 use super::RuntimeConfig;
 use crate::domain::Core;
@@ -63,16 +68,73 @@ pub struct Pools {
     accounts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-struct Pool {
+pub struct Pool {
     environment_sid: String,
     service_sid: String,
     prepared: OnceCell<Prepared>,
-    idle: Mutex<Vec<Worker>>,
-    /// One permit per worker the pool may run.
-    slots: Arc<Semaphore>,
-    draining: AtomicBool,
+    jobs: mpsc::UnboundedSender<Job>,
+    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>,
+    /// Jobs in `queue`, abandoned ones included.
+    queued: AtomicUsize,
+    /// Drivers alive, starting ones included; at most `max_workers`.
+    workers: AtomicUsize,
+    max_workers: usize,
+    /// Drivers whose worker is starting.
+    starting: AtomicUsize,
+    /// Drivers waiting for a job.
+    idle: AtomicUsize,
+    /// Recent invocation time, a moving average in microseconds: drivers pipeline while it is
+    /// short.
+    recent_micros: AtomicU64,
+    timeout: Duration,
+    idle_time: Duration,
+    draining: watch::Sender<bool>,
     scratch: PathBuf,
     last_used: Mutex<Instant>,
+}
+
+/// One invocation waiting for, or in the hands of, a driver.
+pub struct Job {
+    pub id: String,
+    /// The encoded `invoke` frame.
+    pub frame: Vec<u8>,
+    ticket: Arc<Ticket>,
+    answer: oneshot::Sender<Invocation>,
+}
+
+impl Job {
+    /// Hands the outcome to the request waiting for it (gone if its task was cancelled).
+    pub fn answer(self, outcome: Outcome, logs: Vec<LogLine>) {
+        let _ = self.answer.send(Invocation { outcome, logs });
+    }
+}
+
+/// Who has a queued job: still nobody, a driver, or nobody ever (its request gave up waiting
+/// and answered 429). A request can only give up while no driver took the job.
+#[derive(Default)]
+struct Ticket(AtomicU8);
+
+const WAITING: u8 = 0;
+const TAKEN: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Ticket {
+    /// Whether a driver may run the job (a job put back after its worker died is taken already).
+    fn take(&self) -> bool {
+        match self
+            .0
+            .compare_exchange(WAITING, TAKEN, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(state) => state == TAKEN,
+        }
+    }
+
+    fn abandon(&self) -> bool {
+        self.0
+            .compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
 }
 
 struct Prepared {
@@ -158,7 +220,9 @@ impl Pools {
             .ok_or_else(|| Outcome::Failed("no node".to_owned()))?;
         let deadline = tokio::time::Instant::now() + self.config.queue;
         let account = self.account(target.account_sid);
-        let Ok(Ok(account_slot)) = tokio::time::timeout_at(deadline, account.acquire_owned()).await
+        // Held until the answer: queued and running invocations both count.
+        let Ok(Ok(_account_slot)) =
+            tokio::time::timeout_at(deadline, account.acquire_owned()).await
         else {
             return Err(Outcome::Busy);
         };
@@ -180,43 +244,32 @@ impl Pools {
             )));
         };
         invoke.file = file.file.clone();
-        let Ok(Ok(worker_slot)) =
-            tokio::time::timeout_at(deadline, pool.slots.clone().acquire_owned()).await
-        else {
-            return Err(Outcome::Busy);
-        };
-        let mut worker = match pool.take_idle() {
-            Some(mut worker) => match worker.rehome() {
-                Ok(()) => worker,
-                Err(err) => return Err(Outcome::Failed(err.to_string())),
-            },
-            None => match Worker::start(&prepared.spawn, &prepared.init).await {
-                Ok(worker) => worker,
-                Err(err) => return Err(Outcome::Failed(err.to_string())),
-            },
-        };
-        let mut logs = Vec::new();
-        let started = Instant::now();
-        let outcome = match tokio::time::timeout(
-            self.config.timeout,
-            worker.invoke(&invoke, &mut logs),
-        )
-        .await
-        {
-            Ok(Ok(reply)) => {
-                pool.give_back(worker);
-                Outcome::Reply(reply)
+        let frame = protocol::encode(&ToWorker::Invoke(&invoke))
+            .map_err(|e| Outcome::Failed(format!("cannot encode the invocation: {e}")))?;
+        let (answer, mut answered) = oneshot::channel();
+        let ticket = Arc::new(Ticket::default());
+        pool.submit(Job {
+            id: invoke.id,
+            frame,
+            ticket: ticket.clone(),
+            answer,
+        });
+        let stopped = |_| Outcome::Failed("the worker pool stopped".to_owned());
+        tokio::select! {
+            got = &mut answered => return got.map_err(stopped),
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+        // Past the queue time the request gives up, unless a driver took its job or a worker
+        // is starting (a cold start may take longer than the queue time; it was waited for).
+        loop {
+            if pool.starting.load(Ordering::Acquire) == 0 && ticket.abandon() {
+                return Err(Outcome::Busy);
             }
-            Ok(Err(failure)) => Outcome::Failed(failure.to_string()),
-            Err(_) => {
-                // A busy loop cannot be interrupted from inside Node: the process goes.
-                worker.kill();
-                Outcome::TimedOut(started.elapsed())
+            tokio::select! {
+                got = &mut answered => return got.map_err(stopped),
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
-        };
-        // The worker is back in the pool before its slots free up.
-        drop((worker_slot, account_slot));
-        Ok(Invocation { outcome, logs })
+        }
     }
 
     /// The account's concurrency semaphore.
@@ -250,13 +303,23 @@ impl Pools {
                 pool.drain();
             }
         }
+        let (jobs, queue) = mpsc::unbounded_channel();
         let pool = Arc::new(Pool {
             environment_sid: key.0.clone(),
             service_sid: target.service_sid.to_owned(),
             prepared: OnceCell::new(),
-            idle: Mutex::new(Vec::new()),
-            slots: Arc::new(Semaphore::new(self.config.max_workers_per_environment)),
-            draining: AtomicBool::new(false),
+            jobs,
+            queue: tokio::sync::Mutex::new(queue),
+            queued: AtomicUsize::new(0),
+            workers: AtomicUsize::new(0),
+            max_workers: self.config.max_workers_per_environment.max(1),
+            starting: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            // Not pipelining until the pool's invocations have shown they are quick.
+            recent_micros: AtomicU64::new(2 * PIPELINE_BELOW.as_micros() as u64),
+            timeout: self.config.timeout,
+            idle_time: self.config.idle,
+            draining: watch::Sender::new(false),
             scratch: self.scratch_root.join(format!("{}-{}", key.0, key.1)),
             last_used: Mutex::new(Instant::now()),
         });
@@ -337,36 +400,23 @@ impl Pools {
         }
     }
 
-    /// Stops workers idle longer than the idle time and forgets pools with none left.
+    /// Forgets pools unused for the idle time whose workers are all gone (each driver stops its
+    /// worker after that long without work).
     pub fn reap(&self) {
         let idle = self.config.idle;
-        let max = self.config.max_workers_per_environment;
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
         pools.retain(|_, pool| {
-            let mut workers = pool.idle.lock().unwrap_or_else(|e| e.into_inner());
-            workers.retain(|w| w.last_used.elapsed() < idle);
             let unused = pool
                 .last_used
                 .lock()
                 .map(|at| at.elapsed() >= idle)
                 .unwrap_or(true);
-            let keep = !(workers.is_empty() && unused && pool.slots.available_permits() == max);
-            drop(workers);
+            let keep = !(unused && pool.workers.load(Ordering::Acquire) == 0);
             if !keep {
                 pool.drain();
             }
             keep
         });
-    }
-
-    /// Workers alive now (idle ones) in the pool of `environment_sid`, for tests and metrics.
-    pub fn idle_workers(&self, environment_sid: &str) -> usize {
-        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        pools
-            .values()
-            .filter(|p| p.environment_sid == environment_sid)
-            .map(|p| p.idle.lock().map(|w| w.len()).unwrap_or(0))
-            .sum()
     }
 }
 
@@ -381,40 +431,163 @@ pub async fn reap_forever(pools: Arc<Pools>) {
 }
 
 impl Pool {
-    /// A warm worker still alive, if any: the most recently used one of this thread's, else
-    /// any (the caller moves it here).
-    fn take_idle(&self) -> Option<Worker> {
+    /// Queues a job, and starts a worker for it when no driver is waiting for work.
+    fn submit(self: &Arc<Self>, job: Job) {
         if let Ok(mut at) = self.last_used.lock() {
             *at = Instant::now();
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            let at = idle.iter().rposition(Worker::is_home);
-            let mut worker = match at {
-                Some(at) => idle.remove(at),
-                None => idle.pop()?,
-            };
-            if worker.is_alive() {
-                return Some(worker);
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        // The receiver lives as long as the pool, so the send cannot fail.
+        let _ = self.jobs.send(job);
+        if self.idle.load(Ordering::Acquire) == 0 {
+            self.grow();
+        }
+    }
+
+    /// Starts one more driver and worker, if the pool may have another.
+    fn grow(self: &Arc<Self>) {
+        let mut workers = self.workers.load(Ordering::Acquire);
+        while workers < self.max_workers {
+            match self.workers.compare_exchange(
+                workers,
+                workers + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.starting.fetch_add(1, Ordering::AcqRel);
+                    tokio::spawn(driver::drive(self.clone()));
+                    return;
+                }
+                Err(now) => workers = now,
             }
         }
     }
 
-    /// Keeps a worker warm, unless the pool is being drained.
-    fn give_back(&self, worker: Worker) {
-        if self.draining.load(Ordering::Acquire) {
-            return;
-        }
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(worker);
+    /// The worker of a new driver.
+    pub async fn start_worker(&self) -> Result<Worker, String> {
+        let started = match self.prepared.get() {
+            Some(prepared) => Worker::start(&prepared.spawn, &prepared.init)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err("the build is not prepared".to_owned()),
+        };
+        self.starting.fetch_sub(1, Ordering::AcqRel);
+        started
     }
 
-    /// Stops idle workers now; busy ones stop when their invocation ends.
+    /// A worker did not start: a queued job fails with the reason (rather than wait for a
+    /// worker that may never come), and the next one gets a start of its own.
+    pub fn start_failed(self: &Arc<Self>, reason: String) {
+        tracing::warn!(environment = %self.environment_sid, "function worker did not start: {reason}");
+        self.workers.fetch_sub(1, Ordering::AcqRel);
+        if let Some(job) = self.try_take(false) {
+            job.answer(Outcome::Failed(reason), Vec::new());
+        }
+        self.grow_for_queued();
+    }
+
+    /// A driver stopped (idle, drained, or its worker died): jobs it put back, or that came
+    /// meanwhile, need a driver.
+    pub fn driver_stopped(self: &Arc<Self>) {
+        self.workers.fetch_sub(1, Ordering::AcqRel);
+        self.grow_for_queued();
+    }
+
+    fn grow_for_queued(self: &Arc<Self>) {
+        if self.queued.load(Ordering::Acquire) > 0 && self.idle.load(Ordering::Acquire) == 0 {
+            self.grow();
+        }
+    }
+
+    /// The next job, waiting for it up to the idle time; `None` when the driver should stop:
+    /// idle that long, or drained with nothing left queued.
+    pub async fn next_job(&self) -> Option<Job> {
+        self.idle.fetch_add(1, Ordering::AcqRel);
+        let job = self.wait_for_job().await;
+        self.idle.fetch_sub(1, Ordering::AcqRel);
+        job
+    }
+
+    async fn wait_for_job(&self) -> Option<Job> {
+        let until = tokio::time::Instant::now() + self.idle_time;
+        let mut draining = self.draining.subscribe();
+        let mut queue = tokio::time::timeout_at(until, self.queue.lock())
+            .await
+            .ok()?;
+        loop {
+            while let Ok(job) = queue.try_recv() {
+                if let Some(job) = self.taken(job) {
+                    return Some(job);
+                }
+            }
+            if *draining.borrow_and_update() {
+                return None;
+            }
+            tokio::select! {
+                job = queue.recv() => match job {
+                    Some(job) => if let Some(job) = self.taken(job) {
+                        return Some(job);
+                    },
+                    None => return None,
+                },
+                _ = draining.changed() => {}
+                _ = tokio::time::sleep_until(until) => return None,
+            }
+        }
+    }
+
+    /// A job for a driver that has one in hand already, if one is queued and no other driver
+    /// waits for work.
+    pub fn try_next_job(&self) -> Option<Job> {
+        self.try_take(true)
+    }
+
+    fn try_take(&self, only_if_none_idle: bool) -> Option<Job> {
+        if only_if_none_idle && self.idle.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let mut queue = self.queue.try_lock().ok()?;
+        loop {
+            let job = queue.try_recv().ok()?;
+            if let Some(job) = self.taken(job) {
+                return Some(job);
+            }
+        }
+    }
+
+    /// A job just received, unless its request gave up on it.
+    fn taken(&self, job: Job) -> Option<Job> {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        job.ticket.take().then_some(job)
+    }
+
+    /// Puts back a job that never started because its worker died.
+    pub fn requeue(&self, job: Job) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        let _ = self.jobs.send(job);
+    }
+
+    /// Whether drivers may hand a worker its next invocation early (see `driver`).
+    pub fn pipelining(&self) -> bool {
+        self.recent_micros.load(Ordering::Relaxed) < PIPELINE_BELOW.as_micros() as u64
+    }
+
+    pub fn record_duration(&self, took: Duration) {
+        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let recent = self.recent_micros.load(Ordering::Relaxed);
+        // A moving average over about the last eight; racing updates only lose a sample.
+        let next = recent - recent / 8 + sample / 8;
+        self.recent_micros.store(next, Ordering::Relaxed);
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Idle drivers stop now; busy ones once the queue is empty.
     fn drain(&self) {
-        self.draining.store(true, Ordering::Release);
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.draining.send_replace(true);
     }
 }
 
@@ -449,4 +622,30 @@ fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ticket_is_taken_or_abandoned_never_both() {
+        let taken = Ticket::default();
+        assert!(taken.take());
+        assert!(
+            !taken.abandon(),
+            "a request cannot give up on a running job"
+        );
+        assert!(
+            taken.take(),
+            "a job put back after its worker died runs again"
+        );
+
+        let abandoned = Ticket::default();
+        assert!(abandoned.abandon());
+        assert!(
+            !abandoned.take(),
+            "nobody runs a job its request gave up on"
+        );
+    }
 }

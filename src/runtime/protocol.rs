@@ -30,17 +30,19 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// Writes one message as a frame.
-pub async fn write<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    message: &ToWorker<'_>,
-) -> Result<(), FrameError> {
-    let json = serde_json::to_vec(message).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    let len = u32::try_from(json.len()).map_err(|_| FrameError::TooLarge(json.len()))?;
-    let mut frame = Vec::with_capacity(json.len() + 4);
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(&json);
-    writer.write_all(&frame).await?;
+/// One message as a frame, ready to write.
+pub fn encode(message: &ToWorker<'_>) -> Result<Vec<u8>, FrameError> {
+    let mut frame = vec![0u8; 4];
+    serde_json::to_writer(&mut frame, message).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    let len = frame.len() - 4;
+    let len = u32::try_from(len).map_err(|_| FrameError::TooLarge(len))?;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(frame)
+}
+
+/// Writes one encoded frame.
+pub async fn write<W: AsyncWrite + Unpin>(writer: &mut W, frame: &[u8]) -> Result<(), FrameError> {
+    writer.write_all(frame).await?;
     writer.flush().await?;
     Ok(())
 }
@@ -207,7 +209,10 @@ mod tests {
             },
         };
         let message = ToWorker::Invoke(&invoke);
-        let json = serde_json::to_value(&message).unwrap();
+        let frame = encode(&message).unwrap();
+        let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, frame.len() - 4, "the prefix is the JSON's length");
+        let json: serde_json::Value = serde_json::from_slice(&frame[4..]).unwrap();
         assert_eq!(json["type"], "invoke");
         assert_eq!(json["headers"][0][1], "a=1");
         assert_eq!(json["context"]["DOMAIN_NAME"], "x-1234.localhost");

@@ -4,14 +4,13 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::thread::ThreadId;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 
-use super::protocol::{self, FrameError, FromWorker, Init, Invoke, LogLine, Reply, ToWorker};
+use super::protocol::{self, FrameError, FromWorker, Init, ToWorker};
 
 /// How long a worker may take to load the shim and answer `ready`; a cold start is well under a
 /// second (RUNTIME §6.8), so this only catches a wedged start.
@@ -37,15 +36,10 @@ pub struct Worker {
     child: Child,
     /// The process group (the child's pid: it leads its own group).
     group: Option<rustix::process::Pid>,
-    /// Always `Some` but while [`Worker::rehome`] moves it.
-    socket: Option<UnixStream>,
-    /// The thread whose runtime watches the socket. Each HTTP thread runs its own runtime, and
-    /// a socket registered with another thread's runtime is only noticed when that thread
-    /// polls for I/O: every frame would cost two thread wake-ups, or wait behind the other
-    /// thread's work.
-    home: ThreadId,
+    /// Buffered for reading: one read often brings several frames (console lines, then the
+    /// result). Writes go straight through.
+    socket: BufReader<UnixStream>,
     max_frame: usize,
-    pub last_used: Instant,
 }
 
 /// Why an invocation got no result.
@@ -105,17 +99,15 @@ impl Worker {
         let mut worker = Worker {
             child,
             group,
-            socket: Some(socket),
-            home: std::thread::current().id(),
+            socket: BufReader::new(socket),
             max_frame: spawn.max_frame,
-            last_used: Instant::now(),
         };
-        let max_frame = worker.max_frame;
         let ready = tokio::time::timeout(START_TIMEOUT, async {
-            let socket = worker.socket.as_mut().ok_or(FrameError::Closed)?;
-            protocol::write(socket, &ToWorker::Init(init)).await?;
+            worker
+                .send(&protocol::encode(&ToWorker::Init(init))?)
+                .await?;
             loop {
-                match protocol::read(socket, max_frame).await? {
+                match worker.receive().await? {
                     FromWorker::Ready => return Ok::<(), FrameError>(()),
                     // Output of module loading before any invocation has no request to go to.
                     FromWorker::Log(_) => continue,
@@ -142,71 +134,19 @@ impl Worker {
         }
     }
 
-    /// Runs one invocation; console lines land in `logs` as they arrive, so a caller that gives
-    /// up on time still has them.
-    pub async fn invoke(
-        &mut self,
-        invoke: &Invoke,
-        logs: &mut Vec<LogLine>,
-    ) -> Result<Reply, Failure> {
-        let id = invoke.id.clone();
-        let result = match self.socket.as_mut() {
-            Some(socket) => protocol::write(socket, &ToWorker::Invoke(invoke)).await,
-            None => Err(FrameError::Closed),
-        };
-        result.map_err(|e| self.crashed(e))?;
-        loop {
-            let frame = match self.socket.as_mut() {
-                Some(socket) => protocol::read(socket, self.max_frame).await,
-                None => Err(FrameError::Closed),
-            };
-            match frame {
-                Ok(FromWorker::Log(line)) if line.id == id => logs.push(line),
-                // Late output of an earlier invocation (its async work went on): not ours.
-                Ok(FromWorker::Log(_)) => {}
-                Ok(FromWorker::Result(reply)) if reply.id == id => {
-                    self.last_used = Instant::now();
-                    return Ok(reply);
-                }
-                Ok(other) => {
-                    return Err(self.crashed(FrameError::Malformed(format!(
-                        "unexpected message {other:?}"
-                    ))))
-                }
-                Err(err) => return Err(self.crashed(err)),
-            }
-        }
+    /// Writes one encoded frame.
+    pub async fn send(&mut self, frame: &[u8]) -> Result<(), FrameError> {
+        protocol::write(self.socket.get_mut(), frame).await
     }
 
-    /// Moves the socket to the calling thread's runtime, if it is watched by another's.
-    pub fn rehome(&mut self) -> Result<(), Failure> {
-        let here = std::thread::current().id();
-        if self.home == here {
-            return Ok(());
-        }
-        let moved = self
-            .socket
-            .take()
-            .ok_or(FrameError::Closed)
-            .and_then(|socket| Ok(socket.into_std()?))
-            .and_then(|socket| Ok(UnixStream::from_std(socket)?));
-        match moved {
-            Ok(socket) => {
-                self.socket = Some(socket);
-                self.home = here;
-                Ok(())
-            }
-            Err(err) => Err(self.crashed(err)),
-        }
+    /// Reads the next frame. Not cancel-safe: a read given up half-way leaves the stream
+    /// mid-frame, so a caller that stops waiting must kill the worker.
+    pub async fn receive(&mut self) -> Result<FromWorker, FrameError> {
+        protocol::read(&mut self.socket, self.max_frame).await
     }
 
-    /// Whether the calling thread's runtime watches this worker's socket.
-    pub fn is_home(&self) -> bool {
-        self.home == std::thread::current().id()
-    }
-
-    /// Describes why the worker is unusable, adding its exit status when it has one.
-    fn crashed(&mut self, err: FrameError) -> Failure {
+    /// Kills the worker and describes why it is unusable, with its exit status when it has one.
+    pub fn crashed(&mut self, err: FrameError) -> Failure {
         self.kill();
         let status = self
             .child

@@ -682,6 +682,96 @@ async fn a_client_that_goes_away_neither_stops_the_function_nor_costs_its_worker
     );
 }
 
+#[tokio::test]
+async fn calls_sharing_one_busy_worker_each_get_their_own_answer_and_logs() {
+    if no_node() {
+        return;
+    }
+    // One worker, many callers at once: depot hands the worker its next invocation before the
+    // current one answers, and every answer and console line must still find its request.
+    let app = spawn_with(|mut c| {
+        c.runtime.max_workers_per_environment = 1;
+        c.runtime.account_concurrency = 100;
+        c.runtime.queue = Duration::from_secs(10);
+        c
+    })
+    .await;
+    let code = "exports.handler = (c, e, cb) => { console.log('call ' + e.n); cb(null, 'answer ' + e.n); };";
+    let site = app.deploy(&[js("/n", "public", code)]).await;
+    // Quick calls first: depot pipelines only for a pool whose calls have been quick.
+    for n in 0..10 {
+        let answer = get(&app, &site, &format!("/n?n={n}")).await;
+        assert_eq!(answer.text().await.unwrap(), format!("answer {n}"));
+    }
+    let (app_ref, site_ref) = (&app, &site);
+    let calls = (100..160).map(|n| async move {
+        let response = get(app_ref, site_ref, &format!("/n?n={n}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let sid = request_id(&response);
+        (n, sid, response.text().await.unwrap())
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let logs = logs(&app, &site).await;
+    for (n, sid, body) in answers {
+        assert_eq!(body, format!("answer {n}"));
+        let lines: Vec<&str> = logs
+            .iter()
+            .filter(|l| l["request_sid"] == sid.as_str())
+            .map(|l| l["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(lines, [format!("call {n}")], "the Logs of {sid}");
+    }
+    assert_eq!(workers_under(&app.dir.path().canonicalize().unwrap()), 1);
+}
+
+#[tokio::test]
+async fn a_call_waiting_behind_one_that_times_out_still_runs() {
+    if no_node() {
+        return;
+    }
+    let app = spawn_with(|mut c| {
+        c.runtime.max_workers_per_environment = 1;
+        c.runtime.timeout = Duration::from_millis(800);
+        c.runtime.queue = Duration::from_secs(10);
+        c
+    })
+    .await;
+    let site = app
+        .deploy(&[
+            js(
+                "/spin",
+                "public",
+                "exports.handler = () => { for (;;) {} };",
+            ),
+            js(
+                "/ok",
+                "public",
+                "exports.handler = (c, e, cb) => cb(null, e.n);",
+            ),
+        ])
+        .await;
+    for _ in 0..10 {
+        assert_eq!(
+            get(&app, &site, "/ok?n=warm").await.status(),
+            StatusCode::OK
+        );
+    }
+    // Whether the quick calls wait in depot's queue or in the spinning worker's socket, they
+    // must run (on a new worker) once the spinning one is killed, and within their own limit.
+    let spin = get(&app, &site, "/spin");
+    let (app_ref, site_ref) = (&app, &site);
+    let quick = (0..3).map(|n| async move {
+        tokio::time::sleep(Duration::from_millis(5 * n)).await;
+        let response = get(app_ref, site_ref, &format!("/ok?n={n}")).await;
+        (response.status(), response.text().await.unwrap(), n)
+    });
+    let (spun, quick) = tokio::join!(spin, futures_util::future::join_all(quick));
+    assert_eq!(spun.status(), StatusCode::GATEWAY_TIMEOUT);
+    for (status, body, n) in quick {
+        assert_eq!((status, body), (StatusCode::OK, n.to_string()));
+    }
+}
+
 /// Processes whose working directory is under `dir`: the workers of an app (they run in
 /// their build's directory inside the data dir).
 fn workers_under(dir: &std::path::Path) -> usize {
