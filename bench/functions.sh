@@ -12,6 +12,7 @@
 # median round, non-2xx answers and socket errors summed over the rounds, ratio to
 # --no-fork-process in the same round), then cold start, redeploy time and worker memory.
 # Knobs (environment): ROUNDS=3 DURATION=10 WARMUP=2 FORK_DURATION=10 THREADS=2 CONNS=64
+#   FORK_CONNS=4 (connections of the process-per-request run)
 #   DEPOT_FLAGS="..." (extra `depot serve` flags), KEEP_WORK=1 (keep the scratch folder).
 # Needs wrk, curl, node and npm (twilio-run is installed from bench/functions/package-lock.json
 # into bench/functions/node_modules on first use; depot's build installs twilio from npm).
@@ -19,7 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 depot=$(realpath "${1:-${CARGO_TARGET_DIR:-$here/../target}/release/depot}")
 : "${ROUNDS:=3}" "${DURATION:=10}" "${WARMUP:=2}" "${FORK_DURATION:=10}"
-: "${THREADS:=2}" "${CONNS:=64}" "${DEPOT_FLAGS:=}"
+: "${THREADS:=2}" "${CONNS:=64}" "${FORK_CONNS:=4}" "${DEPOT_FLAGS:=}"
 depot_port=18610 norun_port=18611 fork_port=18612
 work=$(mktemp -d -t depot-fnbench.XXXXXX)
 pids=()
@@ -145,8 +146,9 @@ depot_rss=$(peak_rss "$depot_pid")
 workers=$(pgrep -P "$depot_pid" -x node || true)
 worker_rss=$(for w in $workers; do peak_rss "$w"; echo; done | sort -n | awk 'NF { a[n++] = $1; s += $1 }
   END { if (n) printf "%d workers, %d-%d MiB each, %d MiB together", n, a[0], a[n-1], s; else print "no workers" }')
-norun_node=$(pgrep -f "twilio-run start --port $norun_port" | head -n 1 || true)
-norun_rss=$([ -n "$norun_node" ] && peak_rss "$norun_node" || echo "?")
+# twilio-run renames its process ("twilio-run"), so it is found by its session (setsid above).
+norun_rss=$(for p in $(pgrep -s "$norun_pid" || true); do peak_rss "$p"; echo; done \
+  | awk 'NF { s += $1 } END { if (s) print s; else print "?" }')
 kill -TERM -- "-$norun_pid" 2>/dev/null || true
 
 (cd "$work/project" && exec setsid "$twilio_run" start --port $fork_port \
@@ -154,7 +156,9 @@ kill -TERM -- "-$norun_pid" 2>/dev/null || true
 fork_pid=$!
 pids+=("$fork_pid")
 wait_for "http://127.0.0.1:$fork_port/hello"
-measure fork "$FORK_DURATION" "http://127.0.0.1:$fork_port/hello"
+# A process per request at 64 connections finishes nothing within a short run on 2 cores (64
+# Node start-ups of about a second each); a few connections give a figure.
+CONNS=$FORK_CONNS measure fork "$FORK_DURATION" "http://127.0.0.1:$fork_port/hello"
 kill -TERM -- "-$fork_pid" 2>/dev/null || true
 
 # --- report -------------------------------------------------------------------------------------
@@ -196,6 +200,6 @@ cat <<EOF
 - peak RSS (VmHWM): depot ${depot_rss} MiB; its Node workers: ${worker_rss};
   twilio-run --no-fork-process ${norun_rss} MiB.
 - load: wrk $(wrk -v 2>&1 | head -n 1 | awk '{print $2}'), -t$THREADS -c$CONNS --timeout 10s, ${ROUNDS} rounds of ${DURATION} s per server
-  (after ${WARMUP} s unrecorded each), alternating; the process-per-request mode one ${FORK_DURATION} s run.
+  (after ${WARMUP} s unrecorded each), alternating; the process-per-request mode one ${FORK_DURATION} s run at ${FORK_CONNS} connections.
   Client and servers share $(nproc) cores.
 EOF
