@@ -217,7 +217,8 @@ pub struct ServeArgs {
     /// Wall time of one function invocation, in milliseconds; then 504.
     #[arg(long, env = "DEPOT_FN_TIMEOUT_MS", default_value_t = 10_000)]
     pub fn_timeout_ms: u64,
-    /// Heap of each function worker, in MiB (`--max-old-space-size`).
+    /// Heap of each function worker, in MiB (`--max-old-space-size`); a worker resident over
+    /// this plus 128 MiB is stopped.
     #[arg(long, env = "DEPOT_FN_MEMORY_MB", default_value_t = 256)]
     pub fn_memory_mb: u32,
     /// Function invocations running at once per account; more wait, then get 429.

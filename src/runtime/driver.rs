@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::pool::{Job, Outcome, Pool};
 use super::protocol::{FrameError, FromWorker, LogLine};
-use super::worker::Worker;
+use super::worker::{resident_mib, Worker};
 
 /// Invocations in one worker's hands at once: the running one and the next.
 pub const DEPTH: usize = 2;
@@ -43,6 +43,8 @@ pub async fn drive(pool: Arc<Pool>) {
 
 async fn feed(pool: &Pool, mut worker: Worker) {
     let timeout = pool.timeout();
+    let memory_limit = pool.memory_limit_mib();
+    let mut next_check = Instant::now() + MEMORY_CHECK;
     let mut running: VecDeque<InFlight> = VecDeque::new();
     loop {
         if running.is_empty() {
@@ -85,14 +87,27 @@ async fn feed(pool: &Pool, mut worker: Worker) {
             continue;
         };
         let deadline = started + timeout;
-        match tokio::time::timeout_at(deadline, worker.receive()).await {
-            Ok(Ok(FromWorker::Log(line))) => {
+        match receive(&mut worker, deadline, memory_limit, &mut next_check).await {
+            Received::OverMemory(resident) => {
+                worker.kill();
+                let outcome = Outcome::Failed(format!(
+                    "the worker went over its memory limit ({resident} MiB resident, limit {memory_limit} MiB) and was stopped"
+                ));
+                return fail_all(pool, running, outcome);
+            }
+            Received::TimedOut => {
+                // A busy loop cannot be interrupted from inside Node: the process goes.
+                worker.kill();
+                let outcome = Outcome::TimedOut(started.elapsed());
+                return fail_all(pool, running, outcome);
+            }
+            Received::Frame(Ok(FromWorker::Log(line))) => {
                 // Late output of an earlier invocation (its async work went on) is dropped.
                 if let Some(to) = running.iter_mut().find(|r| r.job.id == line.id) {
                     to.logs.push(line);
                 }
             }
-            Ok(Ok(FromWorker::Result(reply)))
+            Received::Frame(Ok(FromWorker::Result(reply)))
                 if running.front().is_some_and(|head| head.job.id == reply.id) =>
             {
                 let now = Instant::now();
@@ -105,21 +120,61 @@ async fn feed(pool: &Pool, mut worker: Worker) {
                     next.started = now;
                 }
             }
-            Ok(Ok(other)) => {
+            Received::Frame(Ok(other)) => {
                 let err = FrameError::Malformed(format!("unexpected message {other:?}"));
                 let outcome = Outcome::Failed(worker.crashed(err).to_string());
                 return fail_all(pool, running, outcome);
             }
-            Ok(Err(err)) => {
+            Received::Frame(Err(err)) => {
                 let outcome = Outcome::Failed(worker.crashed(err).to_string());
                 return fail_all(pool, running, outcome);
             }
-            Err(_) => {
-                // A busy loop cannot be interrupted from inside Node: the process goes.
-                worker.kill();
-                let outcome = Outcome::TimedOut(started.elapsed());
-                return fail_all(pool, running, outcome);
-            }
+        }
+    }
+}
+
+/// What waiting for the worker's next frame came to.
+enum Received {
+    Frame(Result<FromWorker, FrameError>),
+    /// The running invocation's deadline passed first.
+    TimedOut,
+    /// The worker's resident memory (MiB) went over the limit meanwhile.
+    OverMemory(u64),
+}
+
+/// Waits for the next frame until `deadline`, looking at the worker's resident memory every
+/// [`MEMORY_CHECK`] meanwhile: a function's Buffers live outside the V8 heap that
+/// `--max-old-space-size` caps.
+async fn receive(
+    worker: &mut Worker,
+    deadline: Instant,
+    memory_limit: u64,
+    next_check: &mut Instant,
+) -> Received {
+    let pid = worker.pid();
+    let over = |pid| resident_mib(pid).filter(|&mib| mib > memory_limit);
+    if Instant::now() >= *next_check {
+        *next_check = Instant::now() + MEMORY_CHECK;
+        if let Some(resident) = over(pid) {
+            return Received::OverMemory(resident);
+        }
+    }
+    // One read for the whole wait, never dropped half-way but when the worker goes anyway.
+    let frame = worker.receive();
+    tokio::pin!(frame);
+    loop {
+        let wake = deadline.min(*next_check);
+        tokio::select! {
+            biased;
+            got = &mut frame => return Received::Frame(got),
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        if wake >= deadline {
+            return Received::TimedOut;
+        }
+        *next_check = Instant::now() + MEMORY_CHECK;
+        if let Some(resident) = over(pid) {
+            return Received::OverMemory(resident);
         }
     }
 }
@@ -171,6 +226,9 @@ fn fail_all(pool: &Pool, mut running: VecDeque<InFlight>, outcome: Outcome) {
         pool.requeue(waiting.job);
     }
 }
+
+/// How often a worker's resident memory is looked at while it runs an invocation.
+const MEMORY_CHECK: Duration = Duration::from_millis(250);
 
 /// How quick a pool's invocations must have been lately for its drivers to pipeline.
 pub const PIPELINE_BELOW: Duration = Duration::from_millis(5);

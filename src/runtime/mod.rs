@@ -29,7 +29,7 @@ pub struct RuntimeConfig {
     pub npm: Option<PathBuf>,
     /// Wall time of one invocation.
     pub timeout: Duration,
-    /// `--max-old-space-size` of each worker, in MiB.
+    /// `--max-old-space-size` of each worker, in MiB; its resident memory may go 128 MiB over.
     pub memory_mb: u32,
     /// Invocations running at once per account.
     pub account_concurrency: usize,

@@ -26,6 +26,11 @@ use super::worker::{Spawn, Worker};
 use super::RuntimeConfig;
 use crate::domain::Core;
 
+/// Resident memory a worker may have beyond its heap limit (`--fn-memory-mb`): Node itself,
+/// the build's modules and JIT code take about 90 MiB (docs/benchmarks.md); a worker over
+/// heap + this is stopped.
+const RESIDENT_HEADROOM_MIB: u64 = 128;
+
 /// The shim (`runtime/depot-fn-host.js`), written to the data dir at start.
 const EMBEDDED_SHIM: &str = include_str!("../../runtime/depot-fn-host.js");
 
@@ -87,6 +92,8 @@ pub struct Pool {
     /// short.
     recent_micros: AtomicU64,
     timeout: Duration,
+    /// Resident memory a worker may reach, in MiB.
+    memory_limit_mib: u64,
     idle_time: Duration,
     draining: watch::Sender<bool>,
     scratch: PathBuf,
@@ -318,6 +325,7 @@ impl Pools {
             // Not pipelining until the pool's invocations have shown they are quick.
             recent_micros: AtomicU64::new(2 * PIPELINE_BELOW.as_micros() as u64),
             timeout: self.config.timeout,
+            memory_limit_mib: u64::from(self.config.memory_mb) + RESIDENT_HEADROOM_MIB,
             idle_time: self.config.idle,
             draining: watch::Sender::new(false),
             scratch: self.scratch_root.join(format!("{}-{}", key.0, key.1)),
@@ -583,6 +591,10 @@ impl Pool {
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    pub fn memory_limit_mib(&self) -> u64 {
+        self.memory_limit_mib
     }
 
     /// Idle drivers stop now; busy ones once the queue is empty.

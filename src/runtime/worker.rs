@@ -158,6 +158,11 @@ impl Worker {
         Failure::Crashed(format!("{err}{status}"))
     }
 
+    /// The process id, while the process runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Whether the process still runs (an idle worker can die of leftover async work).
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -176,6 +181,18 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The resident memory (`VmRSS`) of process `pid` in MiB, if it runs.
+pub fn resident_mib(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    resident_kib(&status).map(|kib| kib / 1024)
+}
+
+/// `VmRSS` of a `/proc/{pid}/status` text, in KiB.
+fn resident_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Copies a worker's stdout or stderr lines to depot's log.
@@ -207,4 +224,18 @@ pub async fn node_version(node: &Path) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_read_from_proc_status() {
+        let status = "Name:\tnode\nVmPeak:\t 1000 kB\nVmRSS:\t   94208 kB\nThreads:\t7\n";
+        assert_eq!(resident_kib(status), Some(94208));
+        assert_eq!(resident_kib("Name:\tnode\n"), None, "a zombie has no VmRSS");
+        let own = std::fs::read_to_string("/proc/self/status").unwrap();
+        assert!(resident_kib(&own).is_some_and(|kib| kib > 0));
+    }
 }

@@ -372,6 +372,60 @@ async fn timeouts_answer_504_kill_the_worker_and_the_next_request_works() {
 }
 
 #[tokio::test]
+async fn a_worker_over_its_memory_limit_is_stopped_and_replaced() {
+    if no_node() {
+        return;
+    }
+    // Heap 64 MiB, so a worker may reach 64 + 128 MiB resident. Buffers live outside the V8
+    // heap (--max-old-space-size does not see them): depot watches the process instead.
+    let app = spawn_with(|mut c| {
+        c.runtime.memory_mb = 64;
+        c.runtime.timeout = Duration::from_secs(5);
+        c
+    })
+    .await;
+    let hog = "const kept = [];\n\
+        exports.handler = (c, e, cb) => {\n\
+          for (let i = 0; i < 30; i++) kept.push(Buffer.alloc(10 * 1024 * 1024, 1));\n\
+          setTimeout(() => cb(null, 'kept ' + kept.length), 3000);\n\
+        };";
+    let site = app
+        .deploy(&[
+            js("/hog", "public", hog),
+            js(
+                "/ok",
+                "public",
+                "exports.handler = (c, e, cb) => cb(null, 'fine');",
+            ),
+        ])
+        .await;
+    assert_eq!(get(&app, &site, "/ok").await.status(), StatusCode::OK);
+    let started = Instant::now();
+    let hogged = get(&app, &site, "/hog").await;
+    assert_eq!(hogged.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "stopped when it went over, not at the end: {:?}",
+        started.elapsed()
+    );
+    let sid = request_id(&hogged);
+    let next = get(&app, &site, "/ok").await;
+    assert_eq!(next.text().await.unwrap(), "fine", "a new worker took over");
+    let errors: Vec<String> = logs(&app, &site)
+        .await
+        .iter()
+        .filter(|l| l["request_sid"] == sid.as_str() && l["level"] == "error")
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|m| m.contains("went over its memory limit") && m.contains("limit 192 MiB")),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
 async fn errors_are_500_plain_text_with_the_stack_only_in_logs() {
     if no_node() {
         return;
