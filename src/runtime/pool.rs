@@ -71,6 +71,8 @@ pub struct Pools {
     scratch_root: PathBuf,
     pools: Mutex<HashMap<(String, String), Arc<Pool>>>,
     accounts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// `node --version`, asked once.
+    node_version: OnceCell<Option<String>>,
 }
 
 pub struct Pool {
@@ -171,6 +173,7 @@ impl Pools {
             scratch_root: functions.join("scratch"),
             pools: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),
+            node_version: OnceCell::new(),
         }
     }
 
@@ -349,6 +352,20 @@ impl Pools {
             .build(target.service_sid, target.build_sid)
             .await
             .map_err(|e| format!("cannot read build {}: {e}", target.build_sid))?;
+        let version = self
+            .node_version
+            .get_or_init(|| super::worker::node_version(&node))
+            .await;
+        if let Some(other) = version
+            .as_deref()
+            .filter(|v| !runs_runtime(&detail.build.runtime, v))
+        {
+            // Not refused: Twilio moves Runtimes forward too, and most code runs on either.
+            tracing::warn!(
+                build = %target.build_sid, runtime = %detail.build.runtime, node = %other,
+                "the build names another Node.js major than this node runs; its functions run on {other}"
+            );
+        }
         // Laid out with its npm install linked: this node may not be the one that built it.
         let dir = install::ensure(core, &detail).await?;
         private_dir(scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
@@ -610,6 +627,16 @@ impl Drop for Pool {
     }
 }
 
+/// Whether `node --version` (`v20.20.2`) is the major a Build's Runtime (`node20`) names.
+fn runs_runtime(runtime: &str, node_version: &str) -> bool {
+    let major = node_version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    runtime.strip_prefix("node") == Some(major)
+}
+
 /// Writes the embedded shim to `{dir}/depot-fn-host.js`.
 fn write_shim(dir: &std::path::Path) -> std::io::Result<PathBuf> {
     use std::io::Write;
@@ -639,6 +666,14 @@ fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtimes_are_matched_by_node_major() {
+        assert!(runs_runtime("node20", "v20.20.2"));
+        assert!(!runs_runtime("node22", "v20.20.2"));
+        assert!(!runs_runtime("node2", "v20.1.0"));
+        assert!(!runs_runtime("node20", "garbage"));
+    }
 
     #[test]
     fn a_ticket_is_taken_or_abandoned_never_both() {
