@@ -336,8 +336,8 @@ fn two_nodes_share_one_database_and_one_bucket() {
     }
 }
 
-/// A function deployed through one node runs on the other, which lays the build out and
-/// installs its dependencies on first use (RUNTIME §6.6).
+/// A function deployed through one node runs on the other, which lays the build out and takes
+/// the install the first node shared in the bucket: its own npm could not install anything.
 #[test]
 fn a_function_deployed_on_one_node_runs_on_the_other() {
     let Some(shared) = shared() else { return };
@@ -349,7 +349,10 @@ fn a_function_deployed_on_one_node_runs_on_the_other() {
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("depot-nodes-npm");
     let cache = cache.to_str().unwrap();
     let a = start_with(&shared, &[("DEPOT_NPM_CACHE", cache)]);
-    let b = start_with(&shared, &[("DEPOT_NPM_CACHE", cache)]);
+    let b = start_with(
+        &shared,
+        &[("DEPOT_NPM_CACHE", cache), ("DEPOT_NPM", "/bin/false")],
+    );
     let service = post(
         &a,
         "/v1/Services",
@@ -415,7 +418,7 @@ fn a_function_deployed_on_one_node_runs_on_the_other() {
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with(&format!("hello from {domain}")), "{body}");
     println!(
-        "function first answered by the other node after {:?} (its install included)",
+        "function first answered by the other node after {:?} (unpacking the shared install included)",
         deployed.elapsed()
     );
     assert_eq!(fetch(&a, &domain, "/hello").0, 200);

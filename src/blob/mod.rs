@@ -249,6 +249,53 @@ impl Blobs {
         }
     }
 
+    /// Whether other depot nodes see this store (a bucket), rather than this node alone.
+    pub fn is_shared(&self) -> bool {
+        self.local_root.is_none()
+    }
+
+    /// Stores the file at `path` under `name` in `shared/`, streamed, replacing what was there.
+    /// `shared/` holds what nodes hand each other (function installs), outside the content key
+    /// scheme: garbage collection never touches it.
+    pub async fn put_shared(&self, name: &str, path: &std::path::Path) -> Result<(), BlobError> {
+        use tokio::io::AsyncReadExt;
+        let key = Key::from(format!("shared/{name}"));
+        let mut file = tokio::fs::File::open(path).await?;
+        let mut upload = WriteMultipart::new_with_chunk_size(
+            self.store.put_multipart(&key).await?,
+            self.part_size,
+        );
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            let read = file.read(&mut buffer).await?;
+            if read == 0 {
+                break;
+            }
+            upload.wait_for_capacity(4).await?;
+            upload.write(&buffer[..read]);
+        }
+        upload.finish().await?;
+        Ok(())
+    }
+
+    /// Copies `shared/{name}` into the file at `path`, streamed; `false` when there is none.
+    pub async fn get_shared(&self, name: &str, path: &std::path::Path) -> Result<bool, BlobError> {
+        use tokio::io::AsyncWriteExt;
+        let key = Key::from(format!("shared/{name}"));
+        let got = match self.store.get(&key).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(err) => return Err(err.into()),
+        };
+        let mut file = tokio::fs::File::create(path).await?;
+        let mut stream = got.into_stream();
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk?).await?;
+        }
+        file.flush().await?;
+        Ok(true)
+    }
+
     /// The size of stored content `sha256`.
     pub async fn size(&self, sha256: &str) -> Result<u64, BlobError> {
         Ok(self.store.head(&Self::content_key(sha256)).await?.size)

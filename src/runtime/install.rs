@@ -5,7 +5,8 @@
 //! normalised list, the Node major version and the platform, holding `package.json`,
 //! `package-lock.json`, `node_modules/` and `npm.log`. It is installed in a staging dir and
 //! renamed into place whole, then marked complete; a build dir links its `node_modules` to it.
-//! Each node installs for itself, on first use, into its own data dir.
+//! Each node keeps installs in its own data dir; with a bucket between the nodes, the node that
+//! ran npm shares the install there and the others unpack it (`shared_install`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -222,11 +223,21 @@ async fn install(
         ".{key}.{}",
         crate::domain::sid::generate(crate::domain::sid::Prefix::Request)
     ));
-    let result = install_in(core, node, npm, &staging, &cache, &home, set).await;
+    // Another node may have installed this set already (with a bucket between the nodes).
+    let fetched = super::shared_install::fetch(core, key, &staging, MARKER).await;
+    let result = if fetched {
+        Ok(())
+    } else {
+        install_in(core, node, npm, &staging, &cache, &home, set).await
+    };
     let outcome = match result {
         Ok(()) => move_into_place(&staging, &dir).await,
         Err(err) => Err(err),
     };
+    if outcome.is_ok() && !fetched {
+        // Before the build completes, so that a deployment of it finds the install shared.
+        super::shared_install::publish(core, key, &dir).await;
+    }
     if outcome.is_err() {
         // The staging dir goes, its log stays beside the installs for the operator.
         let log = root.join(format!("{key}.npm.log"));
@@ -376,14 +387,23 @@ pub async fn collect_garbage(core: &Core) -> usize {
         let gone = if name.ends_with(".npm.log") {
             older_than(&meta, FAILED_LOG_KEPT) && tokio::fs::remove_file(&path).await.is_ok()
         } else if name.starts_with('.') {
-            // Staging dirs live as long as an install, far less than an hour.
-            older_than(&meta, GC_AFTER) && tokio::fs::remove_dir_all(&path).await.is_ok()
+            // Staging dirs and archives live as long as an install, far less than an hour.
+            older_than(&meta, GC_AFTER) && remove_scratch(&path, meta.is_dir()).await
         } else {
             remove_unlinked(core, &root, &name).await
         };
         removed += usize::from(gone);
     }
     removed
+}
+
+async fn remove_scratch(path: &Path, is_dir: bool) -> bool {
+    let removed = if is_dir {
+        tokio::fs::remove_dir_all(path).await
+    } else {
+        tokio::fs::remove_file(path).await
+    };
+    removed.is_ok()
 }
 
 /// Removes install `key` unless a build links to it or it was installed within the hour.

@@ -12,6 +12,7 @@ pub mod layout;
 mod npm;
 pub mod pool;
 pub mod protocol;
+mod shared_install;
 pub mod worker;
 
 use std::path::PathBuf;
