@@ -266,16 +266,25 @@ impl Blobs {
             self.part_size,
         );
         let mut buffer = vec![0u8; 256 * 1024];
-        loop {
-            let read = file.read(&mut buffer).await?;
-            if read == 0 {
-                break;
+        let written: Result<(), BlobError> = async {
+            loop {
+                let read = file.read(&mut buffer).await?;
+                if read == 0 {
+                    return Ok(());
+                }
+                upload.wait_for_capacity(4).await?;
+                upload.write(&buffer[..read]);
             }
-            upload.wait_for_capacity(4).await?;
-            upload.write(&buffer[..read]);
         }
-        upload.finish().await?;
-        Ok(())
+        .await;
+        match written {
+            Ok(()) => Ok(upload.finish().await.map(drop)?),
+            Err(err) => {
+                // Aborted, so that the bucket keeps no parts of it.
+                let _ = upload.abort().await;
+                Err(err)
+            }
+        }
     }
 
     /// Copies `shared/{name}` into the file at `path`, streamed; `false` when there is none.
